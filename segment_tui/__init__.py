@@ -1,4 +1,4 @@
-"""segment-tui: segment customers by payment behaviour and set their dunning condition."""
+"""segment-tui: segment customers by payment behaviour, set their dunning condition."""
 
 from importlib.metadata import PackageNotFoundError, version
 

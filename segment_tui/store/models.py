@@ -1,0 +1,231 @@
+"""The tables of the store (contract section 7), as typed SQLAlchemy 2 models.
+
+Money is `Numeric` and comes back as `Decimal`; dates are `Date`. Timestamps are stored
+in UTC. Table and column names are part of the contract: operators query them with
+their own SQL tools, so rename nothing.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
+
+CENT = Decimal("0.01")
+
+
+class Money(TypeDecorator[Decimal]):
+    """An amount of money, exact to the cent.
+
+    PostgreSQL stores it as NUMERIC(18, 2). SQLite has no exact decimal type (its
+    NUMERIC is a float), so there the column holds whole cents as an INTEGER, which
+    sums exactly and fast; the value read back is the same `Decimal` on both.
+    """
+
+    impl = Numeric(18, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Integer())
+        return dialect.type_descriptor(Numeric(18, 2))
+
+    def process_bind_param(
+        self, value: Decimal | None, dialect: Dialect
+    ) -> Decimal | int | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return int(value.quantize(CENT) * 100)
+        return value
+
+    def process_result_value(
+        self, value: object | None, dialect: Dialect
+    ) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-2)  # type: ignore[call-overload]
+        return Decimal(value)  # type: ignore[arg-type]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DunningCondition(Base):
+    """A dunning condition (Reminder Terms Code) a customer can carry."""
+
+    __tablename__ = "dunning_condition"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Customer(Base):
+    """A customer, with its current dunning condition, segment and flags."""
+
+    __tablename__ = "customer"
+
+    customer_no: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    dunning_condition: Mapped[str | None] = mapped_column(
+        String(20), ForeignKey("dunning_condition.code"), nullable=True
+    )
+    segment: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    segmentation_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    payment_arrangement: Mapped[bool] = mapped_column(Boolean, default=False)
+    debt_restructuring: Mapped[bool] = mapped_column(Boolean, default=False)
+    handed_over: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LedgerEntry(Base):
+    """A customer ledger entry; only amounts > 0 count as invoices.
+
+    `entry_key` identifies the entry within its customer so that a re-import finds it:
+    the document number where the file has one, else the content and the occurrence of
+    identical rows in the file.
+    """
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        UniqueConstraint("customer_no", "entry_key", name="uq_ledger_entry_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_no: Mapped[str] = mapped_column(
+        String(40), ForeignKey("customer.customer_no"), index=True
+    )
+    entry_key: Mapped[str] = mapped_column(String(120))
+    document_no: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    posting_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    remaining_amount: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    closed_at: Mapped[date | None] = mapped_column(Date, nullable=True)
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Reminder(Base):
+    """A reminder issued to a customer, at a reminder level."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (
+        UniqueConstraint("customer_no", "issued_on", "level", name="uq_reminder"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_no: Mapped[str] = mapped_column(
+        String(40), ForeignKey("customer.customer_no"), index=True
+    )
+    issued_on: Mapped[date] = mapped_column(Date)
+    level: Mapped[int] = mapped_column(Integer)
+
+
+class SetupVersion(Base):
+    """A stored setup; the newest is the current one, proposal runs name theirs."""
+
+    __tablename__ = "setup_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(400), default="")
+    toml: Mapped[str] = mapped_column(Text)
+
+
+class ProposalRun(Base):
+    """One run of "create proposals": when, by whom, on what setup, with what result."""
+
+    __tablename__ = "proposal_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference_date: Mapped[date] = mapped_column(Date)
+    setup_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("setup_version.id"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+    customer_count: Mapped[int] = mapped_column(Integer, default=0)
+    proposal_count: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_count: Mapped[int] = mapped_column(Integer, default=0)
+    unmatched_count: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Proposal(Base):
+    """An open proposal: set this customer's dunning condition to the proposed one.
+
+    Only open proposals are kept: a deleted or applied proposal is removed, and an
+    applied one leaves a `segment_change` row. `overdue_amount` and `late_ratio` are
+    copied from the metrics so that the list can sort on them.
+    """
+
+    __tablename__ = "proposal"
+    __table_args__ = (Index("ix_proposal_run", "run_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("proposal_run.id"))
+    customer_no: Mapped[str] = mapped_column(
+        String(40), ForeignKey("customer.customer_no"), unique=True
+    )
+    current_condition: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    segment: Mapped[str] = mapped_column(String(20))
+    proposed_condition: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[Any] = mapped_column(JSON)
+    overdue_amount: Mapped[Decimal] = mapped_column(Money())
+    late_ratio: Mapped[Decimal] = mapped_column(Numeric(9, 4))
+
+
+class ApplyBatch(Base):
+    """One apply: the changes it made share its id, so it can be reported or undone."""
+
+    __tablename__ = "apply_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    applied_by: Mapped[str] = mapped_column(String(100))
+    applied_count: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SegmentChange(Base):
+    """The history: one row per applied change of a customer's dunning condition.
+
+    Rows are only ever added.
+    """
+
+    __tablename__ = "segment_change"
+    __table_args__ = (Index("ix_segment_change_customer", "customer_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("apply_batch.id"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("proposal_run.id"))
+    customer_no: Mapped[str] = mapped_column(
+        String(40), ForeignKey("customer.customer_no")
+    )
+    from_condition: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_condition: Mapped[str] = mapped_column(String(20))
+    from_segment: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    segment: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[Any] = mapped_column(JSON)
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    applied_by: Mapped[str] = mapped_column(String(100))
