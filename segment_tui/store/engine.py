@@ -6,10 +6,12 @@ JSON columns keep decimals exact in both databases.
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -18,6 +20,11 @@ from segment_tui.errors import InputError
 from segment_tui.store.models import Base
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# Every writer of the store takes this lock first, so that writes are serialised:
+# PostgreSQL by an advisory lock for the transaction, SQLite by BEGIN IMMEDIATE.
+_PG_WRITE_LOCK_KEY = 0x5E67_7001
+_WRITER = "segment_tui_writer"
 
 
 def database_url(url_or_path: str) -> str:
@@ -36,12 +43,20 @@ def database_url(url_or_path: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself, so that writers can take
+    # the write lock up front (BEGIN IMMEDIATE) instead of upgrading a read lock.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(_WRITER, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _prepare_sqlite_file(path: str) -> None:
@@ -66,6 +81,7 @@ def make_engine(url_or_path: str) -> Engine:
             json_deserializer=jsonout.loads,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
         url,
@@ -73,6 +89,23 @@ def make_engine(url_or_path: str) -> Engine:
         json_deserializer=jsonout.loads,
         pool_pre_ping=True,
     )
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that writes to the store, serialised with every other writer.
+
+    Committed when the block ends, rolled back when it raises: all or nothing.
+    """
+    with engine.connect() as connection:
+        connection = connection.execution_options(**{_WRITER: True})
+        with connection.begin():
+            if engine.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": _PG_WRITE_LOCK_KEY},
+                )
+            yield connection
 
 
 def create_schema(engine: Engine) -> None:

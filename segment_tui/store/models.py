@@ -52,7 +52,7 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return int(value.quantize(CENT) * 100)
+            return int(Decimal(value).quantize(CENT) * 100)
         return value
 
     def process_result_value(
@@ -150,6 +150,8 @@ class SetupVersion(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(400), default="")
     toml: Mapped[str] = mapped_column(Text)
+    trial: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A setup tried out by `propose --setup FILE`: recorded, never the current one."""
 
 
 class ProposalRun(Base):

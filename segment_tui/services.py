@@ -1,0 +1,732 @@
+"""The operations of the segmentation cycle, shared by the command line and the screens.
+
+Create proposals, list them, delete them, apply them, read the history, and keep the
+setup. Each operation that writes runs in one transaction, serialised with every other
+writer (`write_transaction`): it happens entirely or not at all. No logic about
+segments lives anywhere else: the screens and the CLI only call these functions.
+"""
+
+import getpass
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from importlib.resources import files
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.sql import Select
+
+from segment_tui.errors import InputError
+from segment_tui.rules.metrics import Metrics
+from segment_tui.rules.segments import Choice, choose_segment
+from segment_tui.rules.setup import Setup, parse_setup
+from segment_tui.store.engine import create_schema, write_transaction
+from segment_tui.store.metrics_sql import CustomerRow, iter_customer_totals
+from segment_tui.store.models import (
+    ApplyBatch,
+    Customer,
+    DunningCondition,
+    Proposal,
+    ProposalRun,
+    SegmentChange,
+    SetupVersion,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH = 10_000
+Progress = Callable[[int, int], None]
+"""Called with (customers done, customers in all) while proposals are created."""
+
+
+def default_operator() -> str:
+    """The operator recorded in runs and history when none is named: the OS user."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid, e.g. in a container
+        return "unknown"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------------
+# The setup
+
+
+def default_setup_text() -> str:
+    """The shipped default setup (data/segments.toml)."""
+    return files("segment_tui").joinpath("data/segments.toml").read_text("utf-8")
+
+
+def store_setup(
+    connection: Connection,
+    setup: Setup,
+    source: str,
+    operator: str,
+    *,
+    trial: bool = False,
+) -> int:
+    """Record a setup as a new version (the current one unless `trial`); its id.
+
+    The dunning conditions it declares are added to the store, or their description
+    updated, so that customers can carry them.
+    """
+    version_id = connection.execute(
+        insert(SetupVersion)
+        .values(
+            created_at=now_utc(),
+            created_by=operator,
+            source=source[:400],
+            toml=setup.to_toml(),
+            trial=trial,
+        )
+        .returning(SetupVersion.id)
+    ).scalar_one()
+    ensure_conditions(
+        connection, {c.code: c.description for c in setup.dunning_condition}
+    )
+    return int(version_id)
+
+
+def ensure_conditions(connection: Connection, conditions: dict[str, str]) -> None:
+    """Add dunning conditions that the store does not know yet; describe known ones."""
+    if not conditions:
+        return
+    known = dict(
+        connection.execute(
+            select(DunningCondition.code, DunningCondition.description).where(
+                DunningCondition.code.in_(list(conditions))
+            )
+        ).tuples()
+    )
+    new = [
+        {"code": code, "description": text}
+        for code, text in conditions.items()
+        if code not in known
+    ]
+    if new:
+        connection.execute(insert(DunningCondition), new)
+    for code, text in conditions.items():
+        if code in known and text and known[code] != text:
+            connection.execute(
+                update(DunningCondition)
+                .where(DunningCondition.code == code)
+                .values(description=text)
+            )
+
+
+def current_setup(connection: Connection) -> tuple[int, Setup] | None:
+    """The newest setup that is not a trial, with its version id, or None."""
+    row = connection.execute(
+        select(SetupVersion.id, SetupVersion.toml, SetupVersion.source)
+        .where(SetupVersion.trial.is_(False))
+        .order_by(SetupVersion.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return int(row.id), parse_setup(row.toml, f"stored setup version {row.id}")
+
+
+def require_setup(connection: Connection) -> tuple[int, Setup]:
+    stored = current_setup(connection)
+    if stored is None:
+        raise InputError(
+            "the store has no setup yet; run 'segment-tui init' for the default "
+            "setup or 'segment-tui setup load FILE'"
+        )
+    return stored
+
+
+def load_setup_file(engine: Engine, setup: Setup, source: str, operator: str) -> int:
+    """Store a validated setup as the new current setup; its version id."""
+    with write_transaction(engine) as connection:
+        version = store_setup(connection, setup, source, operator)
+    log.info("setup version %s stored", version)
+    return version
+
+
+def initialise(engine: Engine, operator: str) -> bool:
+    """Create the schema and store the default setup if none is stored.
+
+    True when the default setup was stored now.
+    """
+    create_schema(engine)
+    with write_transaction(engine) as connection:
+        if current_setup(connection) is not None:
+            return False
+        setup = parse_setup(default_setup_text(), "the default setup")
+        store_setup(connection, setup, "default setup", operator)
+        return True
+
+
+def customer_count(connection: Connection) -> int:
+    return int(
+        connection.execute(select(func.count()).select_from(Customer)).scalar_one()
+    )
+
+
+# ---------------------------------------------------------------------------
+# Metrics and segment choice
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One customer's metrics as of the reference date and the segment it would get."""
+
+    customer: CustomerRow
+    metrics: Metrics
+    choice: Choice
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return self.metrics.as_dict() | self.customer.flags
+
+
+def evaluate(customer: CustomerRow, setup: Setup) -> Evaluation:
+    metrics = Metrics.derive(customer.totals)
+    values: dict[str, Any] = metrics.as_dict() | customer.flags
+    return Evaluation(customer, metrics, choose_segment(values, setup))
+
+
+def iter_evaluations(
+    connection: Connection,
+    setup: Setup,
+    reference: date,
+    customer_nos: list[str] | None = None,
+) -> Iterator[Evaluation]:
+    """Every customer (or the given ones), in customer number order, evaluated."""
+    settings = setup.settings
+    rows = iter_customer_totals(
+        connection,
+        reference,
+        settings.lookback_months,
+        settings.late_tolerance_days,
+        customer_nos,
+    )
+    for row in rows:
+        yield evaluate(row, setup)
+
+
+# ---------------------------------------------------------------------------
+# Creating proposals
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a proposal run did."""
+
+    run_id: int
+    reference_date: date
+    setup_version_id: int
+    customer_count: int
+    proposal_count: int
+    excluded_count: int
+    unmatched_count: int
+    replaced_count: int
+    duration_ms: int
+
+
+def create_proposals(
+    engine: Engine,
+    reference: date,
+    operator: str,
+    *,
+    setup: Setup | None = None,
+    setup_source: str = "",
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Evaluate every customer as of `reference` and replace the open proposals.
+
+    A customer gets a proposal when it is not excluded, a segment matches, and that
+    segment's dunning condition differs from the customer's current one. With `setup`
+    given, that setup is used and recorded as a trial version instead of the current.
+    """
+    started = time.perf_counter()
+    with write_transaction(engine) as connection:
+        if setup is None:
+            version_id, setup = require_setup(connection)
+        else:
+            version_id = store_setup(
+                connection, setup, setup_source or "trial", operator, trial=True
+            )
+        total = customer_count(connection)
+        run_id = int(
+            connection.execute(
+                insert(ProposalRun)
+                .values(
+                    reference_date=reference,
+                    setup_version_id=version_id,
+                    created_at=now_utc(),
+                    created_by=operator,
+                )
+                .returning(ProposalRun.id)
+            ).scalar_one()
+        )
+        replaced = connection.execute(delete(Proposal)).rowcount or 0
+
+        done = proposals = excluded = unmatched = 0
+        batch: list[dict[str, Any]] = []
+        if progress is not None:
+            progress(0, total)
+        for evaluation in iter_evaluations(connection, setup, reference):
+            done += 1
+            choice = evaluation.choice
+            customer = evaluation.customer
+            if choice.segment is None:
+                if choice.excluded:
+                    excluded += 1
+                else:
+                    unmatched += 1
+            elif choice.segment.dunning_condition != customer.dunning_condition:
+                batch.append(
+                    {
+                        "run_id": run_id,
+                        "customer_no": customer.customer_no,
+                        "current_condition": customer.dunning_condition,
+                        "segment": choice.segment.code,
+                        "proposed_condition": choice.segment.dunning_condition,
+                        "reason": list(choice.reason),
+                        "overdue_amount": evaluation.metrics.overdue_amount,
+                        "late_ratio": round(evaluation.metrics.late_ratio, 4),
+                    }
+                )
+                if len(batch) >= BATCH:
+                    proposals += _insert_proposals(connection, batch)
+            if progress is not None and done % BATCH == 0:
+                progress(done, total)
+        proposals += _insert_proposals(connection, batch)
+        if progress is not None:
+            progress(done, total)
+
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        connection.execute(
+            update(ProposalRun)
+            .where(ProposalRun.id == run_id)
+            .values(
+                customer_count=done,
+                proposal_count=proposals,
+                excluded_count=excluded,
+                unmatched_count=unmatched,
+                duration_ms=duration_ms,
+            )
+        )
+    log.info(
+        "proposal run %s: %s customers, %s proposals, %s excluded, %s unmatched, "
+        "%s replaced, %s ms",
+        run_id,
+        done,
+        proposals,
+        excluded,
+        unmatched,
+        replaced,
+        duration_ms,
+    )
+    return RunSummary(
+        run_id=run_id,
+        reference_date=reference,
+        setup_version_id=version_id,
+        customer_count=done,
+        proposal_count=proposals,
+        excluded_count=excluded,
+        unmatched_count=unmatched,
+        replaced_count=replaced,
+        duration_ms=duration_ms,
+    )
+
+
+def _insert_proposals(connection: Connection, batch: list[dict[str, Any]]) -> int:
+    count = len(batch)
+    if batch:
+        connection.execute(insert(Proposal), batch)
+        batch.clear()
+    return count
+
+
+# ---------------------------------------------------------------------------
+# Reading proposals
+
+
+@dataclass(frozen=True)
+class ProposalView:
+    """An open proposal as the operator sees it."""
+
+    id: int
+    run_id: int
+    customer_no: str
+    customer_name: str
+    current_condition: str | None
+    segment: str
+    proposed_condition: str
+    reason: list[dict[str, Any]]
+    overdue_amount: Decimal
+    late_ratio: Decimal
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The run that the open proposals come from."""
+
+    run_id: int
+    reference_date: date
+    created_at: datetime
+    created_by: str
+    proposal_count: int
+
+
+def proposals_query() -> Select[Any]:
+    """The open proposals with their customers' names, in customer number order."""
+    return (
+        select(
+            Proposal.id,
+            Proposal.run_id,
+            Proposal.customer_no,
+            Customer.name,
+            Proposal.current_condition,
+            Proposal.segment,
+            Proposal.proposed_condition,
+            Proposal.reason,
+            Proposal.overdue_amount,
+            Proposal.late_ratio,
+        )
+        .join(Customer, Customer.customer_no == Proposal.customer_no)
+        .order_by(Proposal.customer_no)
+    )
+
+
+def to_view(row: Any) -> ProposalView:
+    return ProposalView(
+        id=row.id,
+        run_id=row.run_id,
+        customer_no=row.customer_no,
+        customer_name=row.name,
+        current_condition=row.current_condition,
+        segment=row.segment,
+        proposed_condition=row.proposed_condition,
+        reason=list(row.reason or []),
+        overdue_amount=row.overdue_amount,
+        late_ratio=Decimal(row.late_ratio),
+    )
+
+
+def list_proposals(engine: Engine) -> list[ProposalView]:
+    with engine.connect() as connection:
+        return [to_view(row) for row in connection.execute(proposals_query())]
+
+
+def latest_run(connection: Connection) -> RunInfo | None:
+    """The newest proposal run: the one every open proposal comes from."""
+    row = connection.execute(
+        select(ProposalRun).order_by(ProposalRun.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None
+    run = row[0]
+    return RunInfo(
+        run_id=run.id,
+        reference_date=run.reference_date,
+        created_at=run.created_at,
+        created_by=run.created_by,
+        proposal_count=run.proposal_count,
+    )
+
+
+def open_proposal_count(connection: Connection) -> int:
+    return int(
+        connection.execute(select(func.count()).select_from(Proposal)).scalar_one()
+    )
+
+
+# ---------------------------------------------------------------------------
+# Selecting proposals: all, by customer number, or by proposal id
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which open proposals an operation acts on."""
+
+    all: bool = False
+    customer_nos: Sequence[str] = ()
+    proposal_ids: Sequence[int] = ()
+
+    @classmethod
+    def everything(cls) -> "Selection":
+        return cls(all=True)
+
+
+def _check_customers_exist(connection: Connection, customer_nos: Sequence[str]) -> None:
+    wanted = list(dict.fromkeys(customer_nos))
+    known: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        known.update(
+            connection.execute(
+                select(Customer.customer_no).where(Customer.customer_no.in_(chunk))
+            ).scalars()
+        )
+    unknown = [no for no in wanted if no not in known]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        raise InputError(
+            f"unknown customer {shown}; see 'segment-tui proposals' for the open "
+            "proposals"
+        )
+
+
+def _selected_rows(connection: Connection, selection: Selection) -> list[Any]:
+    """The selected open proposals joined with their customers, in one query each."""
+    base = select(
+        Proposal.id,
+        Proposal.run_id,
+        Proposal.customer_no,
+        Proposal.current_condition,
+        Proposal.proposed_condition,
+        Proposal.segment,
+        Proposal.reason,
+        Customer.dunning_condition,
+        Customer.segment.label("customer_segment"),
+        Customer.blocked,
+        Customer.segmentation_blocked,
+        Customer.payment_arrangement,
+        Customer.debt_restructuring,
+        Customer.handed_over,
+    ).join(Customer, Customer.customer_no == Proposal.customer_no)
+    if selection.all:
+        return list(connection.execute(base.order_by(Proposal.customer_no)))
+    rows: list[Any] = []
+    if selection.customer_nos:
+        wanted = list(dict.fromkeys(selection.customer_nos))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows.extend(connection.execute(base.where(Proposal.customer_no.in_(chunk))))
+    if selection.proposal_ids:
+        wanted_ids = list(dict.fromkeys(selection.proposal_ids))
+        for start in range(0, len(wanted_ids), 500):
+            chunk_ids = wanted_ids[start : start + 500]
+            rows.extend(connection.execute(base.where(Proposal.id.in_(chunk_ids))))
+    return rows
+
+
+def _missing(selection: Selection, rows: list[Any]) -> list["Skipped"]:
+    """Selected proposals that are no longer open: applied or deleted meanwhile."""
+    found_customers = {row.customer_no for row in rows}
+    found_ids = {row.id for row in rows}
+    skipped = [
+        Skipped(no, "no open proposal for this customer")
+        for no in dict.fromkeys(selection.customer_nos)
+        if no not in found_customers
+    ]
+    skipped += [
+        Skipped(f"#{pid}", "the proposal is no longer open (applied or deleted)")
+        for pid in dict.fromkeys(selection.proposal_ids)
+        if pid not in found_ids
+    ]
+    return skipped
+
+
+# ---------------------------------------------------------------------------
+# Deleting proposals
+
+
+def delete_proposals(engine: Engine, selection: Selection) -> int:
+    """Delete the selected open proposals ("not this time"); how many were deleted."""
+    with write_transaction(engine) as connection:
+        if selection.customer_nos:
+            _check_customers_exist(connection, selection.customer_nos)
+        if selection.all:
+            deleted = connection.execute(delete(Proposal)).rowcount or 0
+        else:
+            deleted = 0
+            for keys, col in (
+                (list(dict.fromkeys(selection.customer_nos)), Proposal.customer_no),
+                (list(dict.fromkeys(selection.proposal_ids)), Proposal.id),
+            ):
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start : start + 500]
+                    result = connection.execute(delete(Proposal).where(col.in_(chunk)))
+                    deleted += result.rowcount or 0
+    log.info("%s proposals deleted", deleted)
+    return deleted
+
+
+# ---------------------------------------------------------------------------
+# Applying proposals
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A selected proposal that was not applied, and why."""
+
+    customer_no: str
+    why: str
+
+
+@dataclass
+class ApplyResult:
+    """What an apply did: its batch id, who changed and who was skipped."""
+
+    batch_id: int | None
+    applied: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    applied_at: datetime | None = None
+
+
+def _stale_reason(row: Any, exclude: Sequence[str]) -> str | None:
+    if row.current_condition != row.dunning_condition:
+        return (
+            f"the customer's dunning condition changed from "
+            f"{row.current_condition or 'none'} to {row.dunning_condition or 'none'} "
+            "since the proposal was made"
+        )
+    flagged = [flag for flag in exclude if getattr(row, flag)]
+    if flagged:
+        return "the customer is now " + ", ".join(flagged).replace("_", " ")
+    return None
+
+
+def apply_proposals(engine: Engine, selection: Selection, operator: str) -> ApplyResult:
+    """Apply the selected proposals in one transaction.
+
+    Each customer's dunning condition becomes the proposed one and its segment the
+    proposed segment, with one history row per change, all under one batch id. A
+    proposal whose customer's condition changed since it was made, or who has since
+    been given an excluding flag, is skipped with the reason and stays open.
+    """
+    with write_transaction(engine) as connection:
+        if selection.customer_nos:
+            _check_customers_exist(connection, selection.customer_nos)
+        stored = current_setup(connection)
+        exclude = stored[1].settings.exclude if stored else ()
+        rows = _selected_rows(connection, selection)
+        skipped = _missing(selection, rows)
+        to_apply: list[Any] = []
+        for row in rows:
+            why = _stale_reason(row, exclude)
+            if why is None:
+                to_apply.append(row)
+            else:
+                skipped.append(Skipped(row.customer_no, why))
+        if not to_apply:
+            return ApplyResult(batch_id=None, skipped=skipped)
+
+        applied_at = now_utc()
+        batch_id = int(
+            connection.execute(
+                insert(ApplyBatch)
+                .values(
+                    applied_at=applied_at,
+                    applied_by=operator,
+                    applied_count=len(to_apply),
+                    skipped_count=len(skipped),
+                )
+                .returning(ApplyBatch.id)
+            ).scalar_one()
+        )
+        history = [
+            {
+                "batch_id": batch_id,
+                "run_id": row.run_id,
+                "customer_no": row.customer_no,
+                "from_condition": row.dunning_condition,
+                "to_condition": row.proposed_condition,
+                "from_segment": row.customer_segment,
+                "segment": row.segment,
+                "reason": row.reason,
+                "applied_at": applied_at,
+                "applied_by": operator,
+            }
+            for row in to_apply
+        ]
+        for start in range(0, len(history), BATCH):
+            connection.execute(insert(SegmentChange), history[start : start + BATCH])
+        _update_customers(connection, to_apply)
+        ids = [row.id for row in to_apply]
+        for start in range(0, len(ids), 500):
+            connection.execute(
+                delete(Proposal).where(Proposal.id.in_(ids[start : start + 500]))
+            )
+    log.info(
+        "apply batch %s: %s applied, %s skipped", batch_id, len(to_apply), len(skipped)
+    )
+    return ApplyResult(
+        batch_id=batch_id,
+        applied=[row.customer_no for row in to_apply],
+        skipped=skipped,
+        applied_at=applied_at,
+    )
+
+
+def _update_customers(connection: Connection, rows: list[Any]) -> None:
+    """Set each customer's condition and segment, grouped by (condition, segment)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        groups.setdefault((row.proposed_condition, row.segment), []).append(
+            row.customer_no
+        )
+    for (condition, segment), customers in groups.items():
+        for start in range(0, len(customers), 500):
+            chunk = customers[start : start + 500]
+            connection.execute(
+                update(Customer)
+                .where(Customer.customer_no.in_(chunk))
+                .values(dunning_condition=condition, segment=segment)
+            )
+
+
+# ---------------------------------------------------------------------------
+# History
+
+
+@dataclass(frozen=True)
+class Change:
+    """One applied change of a customer's dunning condition."""
+
+    customer_no: str
+    from_condition: str | None
+    to_condition: str
+    segment: str
+    applied_at: datetime
+    applied_by: str
+    run_id: int
+    batch_id: int
+    reason: list[dict[str, Any]]
+
+
+def history(engine: Engine, customer_no: str | None = None) -> list[Change]:
+    """Applied changes, newest first; of one customer when `customer_no` is given."""
+    query = select(SegmentChange).order_by(SegmentChange.id.desc())
+    if customer_no is not None:
+        query = query.where(SegmentChange.customer_no == customer_no)
+    with engine.connect() as connection:
+        return [
+            Change(
+                customer_no=c.customer_no,
+                from_condition=c.from_condition,
+                to_condition=c.to_condition,
+                segment=c.segment,
+                applied_at=_as_utc(c.applied_at),
+                applied_by=c.applied_by,
+                run_id=c.run_id,
+                batch_id=c.batch_id,
+                reason=list(c.reason or []),
+            )
+            for (c,) in connection.execute(query)
+        ]
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
