@@ -78,11 +78,14 @@ def parse_condition(text: str) -> Condition:
     match = _COMPARISON.match(text)
     if match:
         subject = match["subject"]
-        if subject not in METRIC_NAMES:
-            hint = " (a flag takes no comparison)" if subject in FLAG_NAMES else ""
+        if subject in FLAG_NAMES:
             raise ConditionError(
-                f"unknown metric {subject!r}{hint}; valid metrics: "
-                + ", ".join(METRIC_NAMES)
+                f"flag {subject!r} takes no comparison; write {subject!r} or "
+                f"'not {subject}'"
+            )
+        if subject not in METRIC_NAMES:
+            raise ConditionError(
+                f"unknown metric {subject!r}; valid metrics: " + ", ".join(METRIC_NAMES)
             )
         try:
             threshold = Decimal(match["number"])
@@ -97,7 +100,8 @@ def parse_condition(text: str) -> Condition:
         if flag not in FLAG_NAMES:
             if flag in METRIC_NAMES:
                 raise ConditionError(
-                    f"metric {flag!r} needs a comparison, e.g. '{flag} > 0'"
+                    f"metric {flag!r} needs a comparison: write '{flag} OP NUMBER' "
+                    "with OP one of " + " ".join(OPERATORS)
                 )
             raise ConditionError(
                 f"unknown flag {flag!r}; valid flags: " + ", ".join(FLAG_NAMES)
