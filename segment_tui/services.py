@@ -105,13 +105,10 @@ def ensure_conditions(connection: Connection, conditions: dict[str, str]) -> Non
     """Add dunning conditions that the store does not know yet; describe known ones."""
     if not conditions:
         return
-    known = dict(
-        connection.execute(
-            select(DunningCondition.code, DunningCondition.description).where(
-                DunningCondition.code.in_(list(conditions))
-            )
-        ).tuples()
+    query = select(DunningCondition.code, DunningCondition.description).where(
+        DunningCondition.code.in_(list(conditions))
     )
+    known = {code: text for code, text in connection.execute(query)}
     new = [
         {"code": code, "description": text}
         for code, text in conditions.items()
@@ -429,12 +426,11 @@ def list_proposals(engine: Engine) -> list[ProposalView]:
 
 def latest_run(connection: Connection) -> RunInfo | None:
     """The newest proposal run: the one every open proposal comes from."""
-    row = connection.execute(
-        select(ProposalRun).order_by(ProposalRun.id.desc()).limit(1)
+    run = connection.execute(
+        select(ProposalRun.__table__).order_by(ProposalRun.id.desc()).limit(1)
     ).first()
-    if row is None:
+    if run is None:
         return None
-    run = row[0]
     return RunInfo(
         run_id=run.id,
         reference_date=run.reference_date,
@@ -707,7 +703,7 @@ class Change:
 
 def history(engine: Engine, customer_no: str | None = None) -> list[Change]:
     """Applied changes, newest first; of one customer when `customer_no` is given."""
-    query = select(SegmentChange).order_by(SegmentChange.id.desc())
+    query = select(SegmentChange.__table__).order_by(SegmentChange.id.desc())
     if customer_no is not None:
         query = query.where(SegmentChange.customer_no == customer_no)
     with engine.connect() as connection:
@@ -723,7 +719,7 @@ def history(engine: Engine, customer_no: str | None = None) -> list[Change]:
                 batch_id=c.batch_id,
                 reason=list(c.reason or []),
             )
-            for (c,) in connection.execute(query)
+            for c in connection.execute(query)
         ]
 
 
