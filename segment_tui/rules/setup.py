@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from segment_tui.errors import InputError
 from segment_tui.rules.conditions import FLAG_NAMES, Condition, parse_condition
@@ -38,15 +46,23 @@ class Settings(BaseModel):
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     """Customers with any of these flags get no proposal."""
 
-    @model_validator(mode="after")
-    def _known_flags(self) -> "Settings":
-        for flag in self.exclude:
+    @field_validator("lookback_months", "late_tolerance_days", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> object:
+        # pydantic would read true as 1 and "12" as 12: TOML has whole numbers.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PydanticCustomError("int_type", "is not a whole number")
+        return value
+
+    @field_validator("exclude")
+    @classmethod
+    def _known_flags(cls, exclude: tuple[str, ...]) -> tuple[str, ...]:
+        for flag in exclude:
             if flag not in FLAG_NAMES:
                 raise ValueError(
-                    f"exclude: unknown flag {flag!r}; valid flags: "
-                    + ", ".join(FLAG_NAMES)
+                    f"unknown flag {flag!r}; valid flags: " + ", ".join(FLAG_NAMES)
                 )
-        return self
+        return exclude
 
 
 class DunningConditionDef(BaseModel):
@@ -105,23 +121,34 @@ class Setup(BaseModel):
         codes = [c.code for c in self.dunning_condition]
         for code in codes:
             if codes.count(code) > 1:
-                raise ValueError(f"dunning condition {code!r} is declared twice")
+                raise ValueError(
+                    f"dunning condition {code!r} is declared twice; give each "
+                    "[[dunning_condition]] its own code"
+                )
         seen: set[str] = set()
         for segment in self.segment:
             if segment.code in seen:
-                raise ValueError(f"segment {segment.code!r} is declared twice")
+                raise ValueError(
+                    f"segment {segment.code!r} is declared twice; give each "
+                    "[[segment]] its own code"
+                )
             seen.add(segment.code)
             if segment.dunning_condition not in codes:
                 raise ValueError(
                     f"segment {segment.code!r}: dunning condition "
-                    f"{segment.dunning_condition!r} is not declared; declared: "
+                    f"{segment.dunning_condition!r} is not declared; use one of "
                     + ", ".join(codes)
+                    + " or declare it in a [[dunning_condition]] table"
                 )
             for text in segment.conditions:
                 try:
                     parse_condition(text)
                 except ValueError as exc:
-                    raise ValueError(f"segment {segment.code!r}: {exc}") from None
+                    # Name the condition, unless the refusal already quotes it.
+                    where = f"segment {segment.code!r}"
+                    if repr(text) not in str(exc):
+                        where += f", condition {text!r}"
+                    raise ValueError(f"{where}: {exc}") from None
         return self
 
     def segment_by_code(self, code: str) -> SegmentDef | None:
@@ -152,40 +179,115 @@ def _location(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
             node = entry
             index += 2
             continue
-        parts.append(f"key {key!r}" if isinstance(key, str) else f"item #{key + 1}")
+        if index == 0 and key == "settings":
+            parts.append("[settings]")
+        elif isinstance(key, str):
+            parts.append(f"key {key!r}")
+        else:
+            parts.append(f"item #{key + 1}")
         node = node.get(key) if isinstance(node, Mapping) else None
         index += 1
     return ", ".join(parts)
+
+
+def _model_at(parent_loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The model whose fields live at this location of the setup."""
+    if parent_loc[:1] == ("settings",):
+        return Settings
+    if parent_loc[:1] == ("segment",):
+        return SegmentDef
+    if parent_loc[:1] == ("dunning_condition",):
+        return DunningConditionDef
+    return Setup
+
+
+def _valid_keys(parent_loc: tuple[int | str, ...]) -> list[str]:
+    return list(_model_at(parent_loc).model_fields)
+
+
+def _shown(value: object) -> str:
+    """A value as it is written in TOML, for the operator to recognise."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def _range(loc: tuple[int | str, ...]) -> str:
+    """The allowed range of a whole-number setting, e.g. 'from 1 to 120'."""
+    field = _model_at(loc[:-1]).model_fields.get(str(loc[-1]))
+    low = high = None
+    for constraint in field.metadata if field else ():
+        low = getattr(constraint, "ge", low)
+        high = getattr(constraint, "le", high)
+    if low is not None and high is not None:
+        return f" from {low} to {high}"
+    if low is not None:
+        return f" of at least {low}"
+    return ""
+
+
+def _plain(error: Any, loc: tuple[int | str, ...]) -> str:
+    """The refusal in the operator's words rather than pydantic's."""
+    kind = error["type"]
+    value = _shown(error.get("input"))
+    context = error.get("ctx") or {}
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return f"{value} is out of range; use a whole number{_range(loc)}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"{value} is not a whole number; use one{_range(loc)}"
+    if kind == "literal_error":
+        return f"{value} is not a valid choice; use {context.get('expected')}"
+    if kind == "string_type":
+        return f"{value} is not text; write it in double quotes"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return (
+            f"{value} is too long; use at most {context.get('max_length')} characters"
+        )
+    if kind in ("tuple_type", "list_type") and loc in (
+        ("segment",),
+        ("dunning_condition",),
+    ):
+        return f"write each one as a [[{loc[0]}]] table, with double brackets"
+    if kind in ("tuple_type", "list_type"):
+        return f"{value} is not a list; write the items in square brackets"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{value} is not a table; write a table header and its keys below it"
+    message = str(error["msg"])
+    for pydantic_words in ("Input should", "String should"):
+        if message.startswith(pydantic_words):
+            message = "must" + message.removeprefix(pydantic_words)
+    return message
 
 
 def _explain(error: ValidationError, data: Mapping[str, Any]) -> str:
     first = error.errors()[0]
     loc = tuple(first["loc"])
     kind = first["type"]
-    message = str(first["msg"])
-    if message.startswith("Value error, "):
-        message = message.removeprefix("Value error, ")
-    where = _location(loc, data)
     if kind == "extra_forbidden":
-        parent_loc = loc[:-1]
-        valid = _valid_keys(parent_loc)
-        where = _location(parent_loc, data)
+        where = _location(loc[:-1], data)
         prefix = f"{where}: " if where else ""
-        return f"{prefix}unknown key {loc[-1]!r}; valid keys: {', '.join(valid)}"
+        valid = ", ".join(_valid_keys(loc[:-1]))
+        return f"{prefix}unknown key {loc[-1]!r}; valid keys: {valid}"
+    if loc in (("segment",), ("dunning_condition",)) and kind in (
+        "missing",
+        "too_short",
+    ):
+        table = loc[0]
+        name = "segment" if table == "segment" else "dunning condition"
+        return f"no {name} is declared; add at least one [[{table}]] table"
     if kind == "missing":
-        return f"{where}: is required"
+        where = _location(loc[:-1], data)
+        prefix = f"{where}: " if where else ""
+        return f"{prefix}key {loc[-1]!r} is missing; add it"
+    where = _location(loc, data)
+    message = _plain(first, loc)
     return f"{where}: {message}" if where else message
-
-
-def _valid_keys(parent_loc: tuple[int | str, ...]) -> list[str]:
-    model: type[BaseModel] = Setup
-    if parent_loc[:1] == ("settings",):
-        model = Settings
-    elif parent_loc[:1] == ("segment",):
-        model = SegmentDef
-    elif parent_loc[:1] == ("dunning_condition",):
-        model = DunningConditionDef
-    return list(model.model_fields)
 
 
 def parse_setup(text: str, source: str) -> Setup:
