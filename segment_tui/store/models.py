@@ -82,6 +82,7 @@ class Customer(Base):
     """A customer, with its current dunning condition, segment and flags."""
 
     __tablename__ = "customer"
+    __table_args__ = (Index("ix_customer_name", "name"),)
 
     customer_no: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -182,7 +183,14 @@ class Proposal(Base):
     """
 
     __tablename__ = "proposal"
-    __table_args__ = (Index("ix_proposal_run", "run_id"),)
+    # The list sorts by these columns, then by id (schema version 0002).
+    __table_args__ = (
+        Index("ix_proposal_run", "run_id"),
+        Index("ix_proposal_segment", "segment", "id"),
+        Index("ix_proposal_proposed_condition", "proposed_condition", "id"),
+        Index("ix_proposal_overdue_amount", "overdue_amount", "id"),
+        Index("ix_proposal_late_ratio", "late_ratio", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("proposal_run.id"))
@@ -212,7 +220,7 @@ class ApplyBatch(Base):
 class SegmentChange(Base):
     """The history: one row per applied change of a customer's dunning condition.
 
-    Rows are only ever added.
+    Rows are only ever added: triggers in the database refuse UPDATE and DELETE.
     """
 
     __tablename__ = "segment_change"
