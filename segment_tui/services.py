@@ -28,11 +28,18 @@ from sqlalchemy import (
 from sqlalchemy.sql import Select
 
 from segment_tui.errors import InputError
+from segment_tui.jsonout import RawJSON
+from segment_tui.reasons import ReasonWriter
+from segment_tui.rules.chooser import EXCLUDED, VALUE_NAMES, SegmentChooser
 from segment_tui.rules.metrics import Metrics
 from segment_tui.rules.segments import Choice, choose_segment
 from segment_tui.rules.setup import Setup, parse_setup
 from segment_tui.store.engine import create_schema, write_transaction
-from segment_tui.store.metrics_sql import CustomerRow, iter_customer_totals
+from segment_tui.store.metrics_sql import (
+    CustomerRow,
+    iter_customer_totals,
+    iter_customer_values,
+)
 from segment_tui.store.models import (
     ApplyBatch,
     Customer,
@@ -162,6 +169,11 @@ def initialise(engine: Engine, operator: str) -> bool:
     True when the default setup was stored now.
     """
     create_schema(engine)
+    # Read first: every command opens the store this way, and a read does not wait
+    # for another operator's write.
+    with engine.connect() as connection:
+        if current_setup(connection) is not None:
+            return False
     with write_transaction(engine) as connection:
         if current_setup(connection) is not None:
             return False
@@ -276,29 +288,41 @@ def create_proposals(
         replaced = connection.execute(delete(Proposal)).rowcount or 0
 
         done = proposals = excluded = unmatched = 0
+        chooser = SegmentChooser(setup)
+        reasons = ReasonWriter(setup)
+        segments = setup.segment
+        overdue_at = VALUE_NAMES.index("overdue_amount")
+        ratio_at = VALUE_NAMES.index("late_ratio")
+        settings = setup.settings
         batch: list[dict[str, Any]] = []
         if progress is not None:
             progress(0, total)
-        for evaluation in iter_evaluations(connection, setup, reference):
+        rows = iter_customer_values(
+            connection,
+            reference,
+            settings.lookback_months,
+            settings.late_tolerance_days,
+        )
+        for customer_no, condition, values in rows:
             done += 1
-            choice = evaluation.choice
-            customer = evaluation.customer
-            if choice.segment is None:
-                if choice.excluded:
+            index, held = chooser.choose(values)
+            if index < 0:
+                if index == EXCLUDED:
                     excluded += 1
                 else:
                     unmatched += 1
-            elif choice.segment.dunning_condition != customer.dunning_condition:
+            elif segments[index].dunning_condition != condition:
+                segment = segments[index]
                 batch.append(
                     {
                         "run_id": run_id,
-                        "customer_no": customer.customer_no,
-                        "current_condition": customer.dunning_condition,
-                        "segment": choice.segment.code,
-                        "proposed_condition": choice.segment.dunning_condition,
-                        "reason": list(choice.reason),
-                        "overdue_amount": evaluation.metrics.overdue_amount,
-                        "late_ratio": round(evaluation.metrics.late_ratio, 4),
+                        "customer_no": customer_no,
+                        "current_condition": condition,
+                        "segment": segment.code,
+                        "proposed_condition": segment.dunning_condition,
+                        "reason": RawJSON(reasons.json(index, held, values)),
+                        "overdue_amount": values[overdue_at],
+                        "late_ratio": round(values[ratio_at], 4),
                     }
                 )
                 if len(batch) >= BATCH:
@@ -426,9 +450,21 @@ def list_proposals(engine: Engine) -> list[ProposalView]:
 
 def latest_run(connection: Connection) -> RunInfo | None:
     """The newest proposal run: the one every open proposal comes from."""
-    run = connection.execute(
-        select(ProposalRun.__table__).order_by(ProposalRun.id.desc()).limit(1)
-    ).first()
+    return _run_info(
+        connection,
+        select(ProposalRun.__table__).order_by(ProposalRun.id.desc()).limit(1),
+    )
+
+
+def run_info(connection: Connection, run_id: int) -> RunInfo | None:
+    """The proposal run `run_id`, None when there is none."""
+    return _run_info(
+        connection, select(ProposalRun.__table__).where(ProposalRun.id == run_id)
+    )
+
+
+def _run_info(connection: Connection, query: Select[Any]) -> RunInfo | None:
+    run = connection.execute(query).first()
     if run is None:
         return None
     return RunInfo(
@@ -537,9 +573,18 @@ def _missing(selection: Selection, rows: list[Any]) -> list["Skipped"]:
 # Deleting proposals
 
 
-def delete_proposals(engine: Engine, selection: Selection) -> int:
-    """Delete the selected open proposals ("not this time"); how many were deleted."""
+def delete_proposals(
+    engine: Engine, selection: Selection, *, expected_run_id: int | None = None
+) -> int:
+    """Delete the selected open proposals ("not this time"); how many were deleted.
+
+    With `expected_run_id` (the run the operator is looking at), refused when a newer
+    run has replaced those proposals. `--all` means all of the run that was newest
+    when the call began, so a run made meanwhile is not deleted unseen.
+    """
+    seen = _seen_before_waiting(engine)
     with write_transaction(engine) as connection:
+        _check_run(connection, _expected_run(selection, expected_run_id, seen))
         if selection.customer_nos:
             _check_customers_exist(connection, selection.customer_nos)
         if selection.all:
@@ -556,6 +601,77 @@ def delete_proposals(engine: Engine, selection: Selection) -> int:
                     deleted += result.rowcount or 0
     log.info("%s proposals deleted", deleted)
     return deleted
+
+
+# ---------------------------------------------------------------------------
+# Other operators: what changed while this one waited for the write lock
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The store as an operation found it before it waited for the write lock."""
+
+    run_id: int | None
+    last_change_id: int
+
+
+def _seen_before_waiting(engine: Engine) -> Seen:
+    with engine.connect() as connection:
+        run = latest_run(connection)
+        last = connection.execute(select(func.max(SegmentChange.id))).scalar_one()
+    return Seen(run.run_id if run else None, int(last or 0))
+
+
+def _expected_run(
+    selection: Selection, expected_run_id: int | None, seen: Seen
+) -> int | None:
+    """The run the selected proposals must come from, if the selection names one."""
+    if expected_run_id is not None:
+        return expected_run_id
+    return seen.run_id if selection.all else None
+
+
+def _check_run(connection: Connection, expected_run_id: int | None) -> None:
+    """Refuse when a newer run has replaced the proposals the operator is acting on."""
+    if expected_run_id is None:
+        return
+    newest = latest_run(connection)
+    if newest is None or newest.run_id != expected_run_id:
+        raise InputError(
+            f"these proposals come from run {expected_run_id}; run "
+            f"{newest.run_id if newest else 'none'} has replaced them since: "
+            "reload the proposals"
+        )
+
+
+def _applied_meanwhile(
+    connection: Connection, seen: Seen, customer_nos: Sequence[str] | None
+) -> list["Skipped"]:
+    """Changes that other operators applied since `seen`, as skipped proposals.
+
+    Of the given customers, or of every customer when `customer_nos` is None.
+    """
+    query = select(
+        SegmentChange.customer_no, SegmentChange.applied_by, SegmentChange.batch_id
+    ).where(SegmentChange.id > seen.last_change_id)
+    if customer_nos is None:
+        rows = list(connection.execute(query.order_by(SegmentChange.customer_no)))
+    else:
+        rows = []
+        wanted = list(dict.fromkeys(customer_nos))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows.extend(
+                connection.execute(query.where(SegmentChange.customer_no.in_(chunk)))
+            )
+    return [
+        Skipped(
+            row.customer_no,
+            f"already applied by {row.applied_by} (batch {row.batch_id}) while "
+            "this apply waited for the store",
+        )
+        for row in rows
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -593,21 +709,45 @@ def _stale_reason(row: Any, exclude: Sequence[str]) -> str | None:
     return None
 
 
-def apply_proposals(engine: Engine, selection: Selection, operator: str) -> ApplyResult:
+def apply_proposals(
+    engine: Engine,
+    selection: Selection,
+    operator: str,
+    *,
+    expected_run_id: int | None = None,
+) -> ApplyResult:
     """Apply the selected proposals in one transaction.
 
     Each customer's dunning condition becomes the proposed one and its segment the
     proposed segment, with one history row per change, all under one batch id. A
     proposal whose customer's condition changed since it was made, or who has since
     been given an excluding flag, is skipped with the reason and stays open.
+
+    With `expected_run_id` (the run the operator is looking at), refused when a newer
+    run has replaced those proposals; `--all` means all of the run that was newest
+    when the call began. Proposals that another operator applied while this call
+    waited for the store are reported as skipped, with who applied them.
     """
+    started = time.perf_counter()
+    seen = _seen_before_waiting(engine)
     with write_transaction(engine) as connection:
+        _check_run(connection, _expected_run(selection, expected_run_id, seen))
         if selection.customer_nos:
             _check_customers_exist(connection, selection.customer_nos)
         stored = current_setup(connection)
         exclude = stored[1].settings.exclude if stored else ()
         rows = _selected_rows(connection, selection)
         skipped = _missing(selection, rows)
+        if selection.all:
+            skipped += _applied_meanwhile(connection, seen, None)
+        elif skipped:
+            meanwhile = {
+                s.customer_no: s
+                for s in _applied_meanwhile(
+                    connection, seen, [s.customer_no for s in skipped]
+                )
+            }
+            skipped = [meanwhile.get(s.customer_no, s) for s in skipped]
         to_apply: list[Any] = []
         for row in rows:
             why = _stale_reason(row, exclude)
@@ -616,6 +756,7 @@ def apply_proposals(engine: Engine, selection: Selection, operator: str) -> Appl
             else:
                 skipped.append(Skipped(row.customer_no, why))
         if not to_apply:
+            log.info("apply: nothing applied, %s skipped", len(skipped))
             return ApplyResult(batch_id=None, skipped=skipped)
 
         applied_at = now_utc()
@@ -655,7 +796,11 @@ def apply_proposals(engine: Engine, selection: Selection, operator: str) -> Appl
                 delete(Proposal).where(Proposal.id.in_(ids[start : start + 500]))
             )
     log.info(
-        "apply batch %s: %s applied, %s skipped", batch_id, len(to_apply), len(skipped)
+        "apply batch %s: %s applied, %s skipped, %s ms",
+        batch_id,
+        len(to_apply),
+        len(skipped),
+        int((time.perf_counter() - started) * 1000),
     )
     return ApplyResult(
         batch_id=batch_id,

@@ -69,14 +69,14 @@ class Condition:
             "metric": self.subject,
             "op": self.op,
             "threshold": self.threshold,
-            "value": _shown(values[self.subject]),
+            "value": shown_value(values[self.subject]),
         }
 
 
 _SHOWN_PLACES = Decimal("0.0001")
 
 
-def _shown(value: Value) -> Value:
+def shown_value(value: Value) -> Value:
     """A ratio such as 1/3 is kept to four decimals in a reason; other values as is."""
     if isinstance(value, Decimal) and value.as_tuple().exponent < -4:  # type: ignore[operator]
         return value.quantize(_SHOWN_PLACES)

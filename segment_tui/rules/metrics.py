@@ -6,10 +6,11 @@ against each other. Ratios and averages are derived from the totals by
 `Metrics.derive`, which both paths share, so they are exact decimals, never floats.
 """
 
-from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, dataclass, fields
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from segment_tui.rules.window import Window
 
@@ -79,29 +80,25 @@ class Metrics:
 
     @classmethod
     def derive(cls, totals: Totals) -> "Metrics":
-        paid = totals.paid_count
-        return cls(
-            invoice_count=totals.invoice_count,
-            paid_count=paid,
-            late_count=totals.late_count,
-            late_ratio=Decimal(totals.late_count) / paid if paid else ZERO,
-            avg_days_late=Decimal(totals.days_late_sum) / paid if paid else ZERO,
-            max_days_late=totals.max_days_late,
-            open_count=totals.open_count,
-            open_amount=totals.open_amount,
-            overdue_count=totals.overdue_count,
-            overdue_amount=totals.overdue_amount,
-            max_days_overdue=totals.max_days_overdue,
-            disputed_count=totals.disputed_count,
-            reminder_count=totals.reminder_count,
-            max_reminder_level=totals.max_reminder_level,
-        )
+        return cls(*derive_values(astuple(totals)))
 
     def as_dict(self) -> dict[str, int | Decimal]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
+
+
+def derive_values(totals: Sequence[Any]) -> tuple[Any, ...]:
+    """The metrics, in `METRIC_NAMES` order, from totals in `Totals` field order.
+
+    The one place where ratios and averages are defined: exact decimals, 0 when
+    nothing was paid in the window.
+    """
+    (invoices, paid, late, days_late_sum, *rest) = totals
+    late_ratio = Decimal(late) / paid if paid else ZERO
+    avg_days_late = Decimal(days_late_sum) / paid if paid else ZERO
+    return (invoices, paid, late, late_ratio, avg_days_late, *rest)
 
 
 def open_amount_at(invoice: Invoice, reference: date) -> Decimal:

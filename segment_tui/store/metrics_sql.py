@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Connection,
-    Date,
     Integer,
     and_,
     case,
@@ -26,25 +25,20 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from segment_tui.rules.metrics import Totals
+from segment_tui.rules.metrics import Totals, derive_values
 from segment_tui.rules.window import Window
-from segment_tui.store.models import Customer, LedgerEntry, Money, Reminder
+from segment_tui.store.models import Customer, Day, LedgerEntry, Money, Reminder
 
 
 class days_between(FunctionElement[int]):
-    """Whole days from the first date to the second (later minus earlier)."""
+    """Whole days from the first date to the second (later minus earlier).
+
+    Plain subtraction on both databases: PostgreSQL subtracts DATEs to days, and
+    SQLite stores days as Julian day numbers.
+    """
 
     type = Integer()
     inherit_cache = True
-
-
-@compiles(days_between, "sqlite")
-def _days_between_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    earlier, later = list(element.clauses)
-    return (
-        f"CAST(julianday({compiler.process(later, **kw)}) - "
-        f"julianday({compiler.process(earlier, **kw)}) AS INTEGER)"
-    )
 
 
 @compiles(days_between)
@@ -82,8 +76,8 @@ def ledger_totals_query(reference: date, lookback_months: int, tolerance: int) -
     """One GROUP BY customer over the invoices up to the reference date."""
     window = Window.before(reference, lookback_months)
     le = LedgerEntry.__table__.c
-    ref = literal(reference, Date())
-    start = literal(window.start, Date())
+    ref = literal(reference, Day())
+    start = literal(window.start, Day())
     posted_in_window = le.posting_date > start
     paid_in_window = and_(le.closed_at.is_not(None), le.closed_at > start)
     paid_in_window = and_(paid_in_window, le.closed_at <= ref)
@@ -144,8 +138,8 @@ def reminder_totals_query(reference: date, lookback_months: int) -> Any:
             func.max(rc.level).label("max_reminder_level"),
         )
         .where(
-            rc.issued_on > literal(window.start, Date()),
-            rc.issued_on <= literal(reference, Date()),
+            rc.issued_on > literal(window.start, Day()),
+            rc.issued_on <= literal(reference, Day()),
         )
         .group_by(rc.customer_no)
     )
@@ -196,6 +190,24 @@ def customer_totals_query(
     if customer_nos is not None:
         query = query.where(cu.customer_no.in_(customer_nos))
     return query
+
+
+def iter_customer_values(
+    connection: Connection,
+    reference: date,
+    lookback_months: int,
+    tolerance: int,
+    batch_size: int = 10_000,
+) -> Iterator[tuple[str, str | None, tuple[Any, ...]]]:
+    """Stream (customer number, dunning condition, values) for every customer.
+
+    The values are the metrics and the flags in `rules.chooser.VALUE_NAMES` order:
+    what a proposal run needs, without an object per customer.
+    """
+    query = customer_totals_query(reference, lookback_months, tolerance)
+    result = connection.execution_options(yield_per=batch_size).execute(query)
+    for row in result:
+        yield row[0], row[2], derive_values(row[9:]) + tuple(row[4:9])
 
 
 def iter_customer_totals(

@@ -1,8 +1,8 @@
 """The tables of the store (contract section 7), as typed SQLAlchemy 2 models.
 
-Money is `Numeric` and comes back as `Decimal`; dates are `Date`. Timestamps are stored
-in UTC. Table and column names are part of the contract: operators query them with
-their own SQL tools, so rename nothing.
+Money is `Money` and comes back as `Decimal`; dates are `Day` and come back as `date`.
+Timestamps are stored in UTC. Table and column names are part of the contract:
+operators query them with their own SQL tools, so rename nothing.
 """
 
 from datetime import date, datetime
@@ -65,6 +65,39 @@ class Money(TypeDecorator[Decimal]):
         return Decimal(value)  # type: ignore[arg-type]
 
 
+# SQLite's date() reads a whole Julian day number as that day: date(2451545) is
+# 2000-01-01. The proleptic ordinal of date(2000, 1, 1) is 730120.
+JULIAN_DAY_OFFSET = 2451545 - 730120
+
+
+class Day(TypeDecorator[date]):
+    """A calendar date.
+
+    PostgreSQL stores it as DATE. SQLite has no date type, and the metrics subtract
+    dates by the million, so there the column holds the Julian day number as an
+    INTEGER: differences are plain subtraction, and `date(column)` in SQLite shows
+    the ISO date. The value read back is the same `date` on both.
+    """
+
+    impl = Date
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Integer())
+        return dialect.type_descriptor(Date())
+
+    def process_bind_param(self, value: date | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return value.toordinal() + JULIAN_DAY_OFFSET
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> date | None:
+        if value is None or dialect.name != "sqlite":
+            return value  # type: ignore[no-any-return]
+        return date.fromordinal(int(value) - JULIAN_DAY_OFFSET)
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -116,11 +149,11 @@ class LedgerEntry(Base):
     )
     entry_key: Mapped[str] = mapped_column(String(120))
     document_no: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    posting_date: Mapped[date] = mapped_column(Date)
-    due_date: Mapped[date] = mapped_column(Date)
+    posting_date: Mapped[date] = mapped_column(Day())
+    due_date: Mapped[date] = mapped_column(Day())
     amount: Mapped[Decimal] = mapped_column(Money())
     remaining_amount: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
-    closed_at: Mapped[date | None] = mapped_column(Date, nullable=True)
+    closed_at: Mapped[date | None] = mapped_column(Day(), nullable=True)
     disputed: Mapped[bool] = mapped_column(Boolean, default=False)
     on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -137,7 +170,7 @@ class Reminder(Base):
     customer_no: Mapped[str] = mapped_column(
         String(40), ForeignKey("customer.customer_no"), index=True
     )
-    issued_on: Mapped[date] = mapped_column(Date)
+    issued_on: Mapped[date] = mapped_column(Day())
     level: Mapped[int] = mapped_column(Integer)
 
 
@@ -161,7 +194,7 @@ class ProposalRun(Base):
     __tablename__ = "proposal_run"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    reference_date: Mapped[date] = mapped_column(Date)
+    reference_date: Mapped[date] = mapped_column(Day())
     setup_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("setup_version.id"), nullable=True
     )
