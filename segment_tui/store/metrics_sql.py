@@ -205,7 +205,10 @@ def iter_customer_values(
     what a proposal run needs, without an object per customer.
     """
     query = customer_totals_query(reference, lookback_months, tolerance)
-    result = connection.execution_options(yield_per=batch_size).execute(query)
+    # Per statement: Connection.execution_options would change the connection itself,
+    # and its later statements would then use a server-side cursor too, which cannot
+    # run the executemany inserts of a proposal run on PostgreSQL.
+    result = connection.execute(query, execution_options={"yield_per": batch_size})
     for row in result:
         yield row[0], row[2], derive_values(row[9:]) + tuple(row[4:9])
 
@@ -220,7 +223,10 @@ def iter_customer_totals(
 ) -> Iterator[CustomerRow]:
     """Stream every customer with its totals, without holding them all in memory."""
     query = customer_totals_query(reference, lookback_months, tolerance, customer_nos)
-    result = connection.execution_options(yield_per=batch_size).execute(query)
+    # Per statement: Connection.execution_options would change the connection itself,
+    # and its later statements would then use a server-side cursor too, which cannot
+    # run the executemany inserts of a proposal run on PostgreSQL.
+    result = connection.execute(query, execution_options={"yield_per": batch_size})
     for row in result:
         (no, name, condition, segment, *rest) = row
         flags = dict(zip(FLAG_COLUMNS, (bool(v) for v in rest[:5]), strict=True))
