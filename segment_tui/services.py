@@ -549,7 +549,9 @@ def _selected_rows(connection: Connection, selection: Selection) -> list[Any]:
         for start in range(0, len(wanted_ids), 500):
             chunk_ids = wanted_ids[start : start + 500]
             rows.extend(connection.execute(base.where(Proposal.id.in_(chunk_ids))))
-    return rows
+    # A proposal selected both by its customer and by its id is one proposal: applied
+    # twice, it would write two history rows for one change.
+    return list({row.id: row for row in rows}.values())
 
 
 def _missing(selection: Selection, rows: list[Any]) -> list["Skipped"]:
