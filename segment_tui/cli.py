@@ -66,6 +66,7 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument(
         "--demo",
+        dest="open_demo",
         action="store_true",
         help="open the UI on a demo store with generated data",
     )
@@ -409,17 +410,29 @@ def cmd_propose(ctx: Context) -> int:
             f"({summary.excluded_count} excluded, {summary.unmatched_count} in no "
             f"segment, {summary.replaced_count} earlier proposals replaced).\n"
         )
-    proposals = services.list_proposals(ctx.engine)
+    # Another operator may have replaced, applied or deleted some of this run's
+    # proposals already: list what is still open of this run, and say so.
+    proposals = [
+        p for p in services.list_proposals(ctx.engine) if p.run_id == summary.run_id
+    ]
     with ctx.engine.connect() as connection:
-        run = services.latest_run(connection)
+        run = services.run_info(connection, summary.run_id)
+    if len(proposals) != summary.proposal_count:
+        sys.stderr.write(
+            f"segment-tui: {summary.proposal_count - len(proposals)} of the "
+            f"proposals of run {summary.run_id} were applied, deleted or replaced "
+            "by another operator before they could be listed\n"
+        )
     _print_proposals(ctx, run, proposals)
     return EXIT_OK
 
 
 def cmd_proposals(ctx: Context) -> int:
     proposals = services.list_proposals(ctx.engine)
+    # The run of the proposals read, not the newest one: a run may have been made
+    # between the two reads.
     with ctx.engine.connect() as connection:
-        run = services.latest_run(connection) if proposals else None
+        run = services.run_info(connection, proposals[0].run_id) if proposals else None
     _print_proposals(ctx, run, proposals)
     return EXIT_OK
 
@@ -558,8 +571,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         ctx = Context(args, stream)
         if args.command is None:
-            return open_ui(ctx, args.demo)
-        if args.demo:
+            return open_ui(ctx, args.open_demo)
+        if args.open_demo:
             raise InputError("--demo opens the UI; for demo data use 'init --demo'")
         return COMMANDS[args.command](ctx)
     except InputError as exc:
