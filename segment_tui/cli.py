@@ -216,7 +216,15 @@ class Context:
         self.args = args
         self.out = out
         self.operator: str = args.operator or services.default_operator()
-        self.url = database_url(args.db or default_database())
+        given = args.db or default_database()
+        try:
+            self.url = database_url(given)
+        except ValueError:  # a URL that SQLAlchemy cannot parse, e.g. port "abc"
+            raise InputError(
+                f"--db: {masked(given)!r} is not a database URL; write "
+                "sqlite:///FILE, postgresql+psycopg://USER@HOST:PORT/DB (PORT a "
+                "number) or a file path"
+            ) from None
         self._engine: Engine | None = None
 
     @property
