@@ -1,0 +1,478 @@
+"""Customer: why a customer gets the segment it gets, as of the reference date.
+
+The page puts the customer's metrics over the behaviour window next to every
+condition of every segment of the setup, each with the customer's value, the
+threshold and whether it holds, so that an operator can check a proposal against
+the rules without a calculator. Below are the invoices behind the metrics (open at
+the reference date, paid in the window), the reminders, and the changes applied
+to this customer so far.
+
+The figures come from the same functions as the proposals: the metrics from the
+service layer, open amounts and the window from the rules.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from rich.text import Text
+from sqlalchemy import Engine, select
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from segment_tui import services
+from segment_tui.i18n import _
+from segment_tui.rules.metrics import Invoice, open_amount_at
+from segment_tui.rules.setup import Setup
+from segment_tui.rules.window import Window
+from segment_tui.screens.formatting import (
+    amount,
+    comparison,
+    condition_cell,
+    day,
+    metric_value,
+    moment,
+    reason_text,
+    threshold,
+    transition,
+)
+from segment_tui.services import Change, Evaluation
+from segment_tui.store.models import Customer, LedgerEntry, Proposal, Reminder
+from segment_tui.widgets.text_table import TextTable
+
+HOLDS = "✓"
+FAILS = "✗"
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """An invoice as the page lists it, with what it counts for as of R."""
+
+    document_no: str
+    posting_date: date
+    due_date: date
+    amount: Decimal
+    open_amount: Decimal
+    closed_at: date | None
+    disputed: bool
+
+
+@dataclass(frozen=True)
+class CustomerDetail:
+    """Everything the page shows about one customer, read in one go."""
+
+    customer_no: str
+    name: str
+    dunning_condition: str | None
+    segment: str | None
+    flags: dict[str, bool]
+    reference: date
+    window: Window
+    tolerance: int
+    setup_version: int | None
+    setup: Setup | None
+    evaluation: Evaluation | None
+    invoices: list[LedgerLine]
+    reminders: list[tuple[date, int]]
+    changes: list[Change]
+    proposal: tuple[str | None, str, str] | None
+    """The open proposal: current condition, proposed segment, proposed condition."""
+
+    def open_invoices(self) -> list[LedgerLine]:
+        return [line for line in self.invoices if line.open_amount > 0]
+
+    def paid_invoices(self) -> list[LedgerLine]:
+        return [line for line in self.invoices if line.closed_at in self.window]
+
+
+FLAG_COLUMNS = (
+    "blocked",
+    "segmentation_blocked",
+    "payment_arrangement",
+    "debt_restructuring",
+    "handed_over",
+)
+
+
+def load_customer(
+    engine: Engine, customer_no: str, reference: date
+) -> CustomerDetail | None:
+    """Read one customer's page as of `reference`; None for an unknown customer."""
+    # The ledger and reminder lists are plain reads of the customer's own rows;
+    # what they count for is decided by the rules (`open_amount_at`, `Window`).
+    with engine.connect() as connection:
+        customer = connection.execute(
+            select(Customer.__table__).where(Customer.customer_no == customer_no)
+        ).first()
+        if customer is None:
+            return None
+        stored = services.current_setup(connection)
+        setup = stored[1] if stored else None
+        lookback = setup.settings.lookback_months if setup else 12
+        tolerance = setup.settings.late_tolerance_days if setup else 0
+        evaluation = None
+        if setup is not None:
+            evaluation = next(
+                services.iter_evaluations(
+                    connection, setup, reference, customer_nos=[customer_no]
+                ),
+                None,
+            )
+        entries = connection.execute(
+            select(LedgerEntry.__table__)
+            .where(
+                LedgerEntry.customer_no == customer_no,
+                LedgerEntry.amount > 0,
+                LedgerEntry.posting_date <= reference,
+            )
+            .order_by(LedgerEntry.due_date, LedgerEntry.id)
+        )
+        invoices = [_ledger_line(entry, reference) for entry in entries]
+        reminders = [
+            (row.issued_on, row.level)
+            for row in connection.execute(
+                select(Reminder.issued_on, Reminder.level)
+                .where(Reminder.customer_no == customer_no)
+                .order_by(Reminder.issued_on.desc(), Reminder.level.desc())
+            )
+        ]
+        proposal_row = connection.execute(
+            select(
+                Proposal.current_condition,
+                Proposal.segment,
+                Proposal.proposed_condition,
+            ).where(Proposal.customer_no == customer_no)
+        ).first()
+        flags = {flag: bool(getattr(customer, flag)) for flag in FLAG_COLUMNS}
+        proposal = None
+        if proposal_row is not None:
+            proposal = (proposal_row[0], proposal_row[1], proposal_row[2])
+        return CustomerDetail(
+            customer_no=customer.customer_no,
+            name=customer.name,
+            dunning_condition=customer.dunning_condition,
+            segment=customer.segment,
+            flags=flags,
+            reference=reference,
+            window=Window.before(reference, lookback),
+            tolerance=tolerance,
+            setup_version=stored[0] if stored else None,
+            setup=setup,
+            evaluation=evaluation,
+            invoices=invoices,
+            reminders=reminders,
+            changes=services.history(engine, customer_no=customer_no),
+            proposal=proposal,
+        )
+
+
+def _ledger_line(entry: Any, reference: date) -> LedgerLine:
+    """A row of `ledger_entry` with its open amount as of the reference date."""
+    invoice = Invoice(
+        posting_date=entry.posting_date,
+        due_date=entry.due_date,
+        amount=entry.amount,
+        remaining_amount=entry.remaining_amount,
+        closed_at=entry.closed_at,
+        disputed=entry.disputed,
+    )
+    return LedgerLine(
+        document_no=entry.document_no or "",
+        posting_date=entry.posting_date,
+        due_date=entry.due_date,
+        amount=entry.amount,
+        open_amount=open_amount_at(invoice, reference),
+        closed_at=entry.closed_at,
+        disputed=entry.disputed,
+    )
+
+
+class CustomerScreen(Screen[None]):
+    """One customer's metrics, the setup's conditions, invoices, reminders, history."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", _("Back")),
+    ]
+
+    def __init__(self, engine: Engine, customer_no: str, reference: date) -> None:
+        super().__init__(classes="customer-page")
+        self.engine = engine
+        self.customer_no = customer_no
+        self.reference = reference
+        self.detail = load_customer(engine, customer_no, reference)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        detail = self.detail
+        if detail is None:
+            yield Static(
+                _("There is no customer {number}.", number=self.customer_no),
+                classes="page-empty",
+                markup=False,
+            )
+            yield Footer()
+            return
+        yield Static(
+            Text.assemble((detail.customer_no, "bold"), "  ", (detail.name, "bold")),
+            id="customer-title",
+        )
+        yield Static(self._facts(detail), id="customer-facts")
+        yield Static(self._window_line(detail), id="customer-window", markup=False)
+        with Horizontal(id="customer-rules"):
+            with Vertical(id="metrics-panel", classes="panel") as panel:
+                panel.border_title = _("Metrics")
+                yield self._metrics_table(detail)
+            with Vertical(id="conditions-panel", classes="panel") as panel:
+                panel.border_title = _("Segment conditions")
+                yield self._conditions_table(detail)
+        open_invoices = detail.open_invoices()
+        paid = detail.paid_invoices()
+        with TabbedContent(id="customer-lists"):
+            with TabPane(
+                _(
+                    "Open at {date} ({count})",
+                    date=day(detail.reference),
+                    count=len(open_invoices),
+                ),
+                id="open-tab",
+            ):
+                yield self._open_table(detail, open_invoices)
+            with TabPane(_("Paid in window ({count})", count=len(paid)), id="paid-tab"):
+                yield self._paid_table(detail, paid)
+            with TabPane(
+                _("Reminders ({count})", count=len(detail.reminders)),
+                id="reminders-tab",
+            ):
+                yield self._reminders_table(detail)
+            with TabPane(
+                _("History ({count})", count=len(detail.changes)), id="history-tab"
+            ):
+                yield self._history_table(detail)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = _("Customer")
+        self.sub_title = self.customer_no
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    # The lines at the top
+
+    def _facts(self, detail: CustomerDetail) -> Text:
+        facts = Text()
+        facts.append(_("Dunning condition") + ": ")
+        facts.append_text(condition_cell(detail.dunning_condition))
+        facts.append("   " + _("Segment") + ": ")
+        facts.append_text(condition_cell(detail.segment))
+        if detail.proposal is not None:
+            current, segment, proposed = detail.proposal
+            facts.append("   " + _("Proposal") + ": ")
+            facts.append(f"{segment}, {transition(current, proposed)}", "bold")
+        raised = [flag for flag, on in detail.flags.items() if on]
+        facts.append("   " + _("Flags") + ": ")
+        if raised:
+            facts.append(", ".join(raised), "bold")
+        else:
+            facts.append(_("none"), "dim italic")
+        return facts
+
+    def _window_line(self, detail: CustomerDetail) -> str:
+        first_day = detail.window.start + timedelta(days=1)
+        line = _(
+            "As of {reference}: behaviour window {start} to {end}, late after "
+            "{days} days past due.",
+            reference=day(detail.reference),
+            start=day(first_day),
+            end=day(detail.window.end),
+            days=detail.tolerance,
+        )
+        evaluation = detail.evaluation
+        if evaluation is None:
+            return line + " " + _("No setup is stored, so no segment is chosen.")
+        choice = evaluation.choice
+        if choice.excluded:
+            outcome = _(
+                "Left out of segmentation by: {flags}.",
+                flags=", ".join(choice.excluded_by),
+            )
+        elif choice.segment is None:
+            outcome = _("No segment matches.")
+        else:
+            outcome = _(
+                "The setup puts the customer in {segment} ({condition}).",
+                segment=choice.segment.code,
+                condition=choice.segment.dunning_condition,
+            )
+        return f"{line} {outcome}"
+
+    # The tables
+
+    def _metrics_table(self, detail: CustomerDetail) -> TextTable:
+        table = TextTable([_("Metric"), _("Value")], right=[1], id="metrics")
+        if detail.evaluation is None:
+            return table
+        for name, value in detail.evaluation.metrics.as_dict().items():
+            table.add_plain_row(name, metric_value(name, value), key=name)
+        return table
+
+    def _conditions_table(self, detail: CustomerDetail) -> TextTable:
+        table = TextTable(
+            [
+                _("Segment"),
+                _("Match"),
+                _("Condition"),
+                _("Value"),
+                _("Threshold"),
+                _("Holds"),
+            ],
+            right=[3, 4],
+            id="conditions",
+        )
+        if detail.setup is None or detail.evaluation is None:
+            return table
+        values = detail.evaluation.values
+        chosen = detail.evaluation.choice.segment
+        for segment in detail.setup.segment:
+            is_chosen = chosen is not None and chosen.code == segment.code
+            label = Text(segment.code, style="bold" if is_chosen else "")
+            if is_chosen:
+                label.append(" ◀", style="bold")
+            match = _("all") if segment.match == "all" else _("any")
+            conditions = segment.parsed
+            if not conditions:
+                table.add_plain_row(
+                    label,
+                    "",
+                    Text(_("no conditions: everyone"), "dim italic"),
+                    "",
+                    "",
+                    HOLDS,
+                )
+                continue
+            for position, condition in enumerate(conditions):
+                value = values[condition.subject]
+                holds = condition.holds(values)
+                table.add_plain_row(
+                    label if position == 0 else "",
+                    match if position == 0 else "",
+                    comparison(condition.subject, condition.op, condition.threshold),
+                    metric_value(condition.subject, value),
+                    "" if condition.is_flag else threshold(condition.threshold),
+                    Text(HOLDS, "green") if holds else Text(FAILS, "red"),
+                )
+        return table
+
+    def _open_table(
+        self, detail: CustomerDetail, lines: Sequence[LedgerLine]
+    ) -> TextTable:
+        table = TextTable(
+            [
+                _("Document"),
+                _("Posted"),
+                _("Due"),
+                _("Amount"),
+                _("Open amount"),
+                _("Days overdue"),
+                _("Disputed"),
+            ],
+            right=[3, 4, 5],
+            id="open-invoices",
+        )
+        for line in lines:
+            overdue = (detail.reference - line.due_date).days
+            late = overdue > detail.tolerance
+            table.add_plain_row(
+                line.document_no,
+                day(line.posting_date),
+                day(line.due_date),
+                amount(line.amount),
+                amount(line.open_amount),
+                Text(str(overdue), "bold" if late else "") if overdue > 0 else "",
+                _("yes") if line.disputed else "",
+            )
+        return table
+
+    def _paid_table(
+        self, detail: CustomerDetail, lines: Sequence[LedgerLine]
+    ) -> TextTable:
+        table = TextTable(
+            [
+                _("Document"),
+                _("Posted"),
+                _("Due"),
+                _("Paid on"),
+                _("Amount"),
+                _("Days late"),
+                _("Late"),
+            ],
+            right=[4, 5],
+            id="paid-invoices",
+        )
+        for line in lines:
+            assert line.closed_at is not None  # paid in the window
+            past_due = (line.closed_at - line.due_date).days
+            table.add_plain_row(
+                line.document_no,
+                day(line.posting_date),
+                day(line.due_date),
+                day(line.closed_at),
+                amount(line.amount),
+                str(max(0, past_due)),
+                _("yes") if past_due > detail.tolerance else "",
+            )
+        return table
+
+    def _reminders_table(self, detail: CustomerDetail) -> TextTable:
+        table = TextTable(
+            [_("Issued on"), _("Level"), _("In window")], right=[1], id="reminders"
+        )
+        for issued_on, level in detail.reminders:
+            table.add_plain_row(
+                day(issued_on),
+                str(level),
+                _("yes") if issued_on in detail.window else "",
+            )
+        return table
+
+    def _history_table(self, detail: CustomerDetail) -> TextTable:
+        table = TextTable(
+            [
+                _("Applied at"),
+                _("From"),
+                _("To"),
+                _("Segment"),
+                _("By"),
+                _("Run"),
+                _("Reason"),
+            ],
+            right=[5],
+            id="changes",
+        )
+        for change in detail.changes:
+            table.add_plain_row(
+                moment(change.applied_at),
+                condition_cell(change.from_condition),
+                change.to_condition,
+                change.segment,
+                change.applied_by,
+                str(change.run_id),
+                reason_text(change.reason),
+            )
+        return table
+
+
+def default_reference(engine: Engine, today: date) -> date:
+    """The date a customer is shown as of: that of the latest run, else today.
+
+    The open proposals were made as of the latest run's reference date, so the
+    page then shows the figures they were made from.
+    """
+    with engine.connect() as connection:
+        run = services.latest_run(connection)
+    return today if run is None else run.reference_date

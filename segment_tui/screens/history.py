@@ -1,0 +1,135 @@
+"""History: every applied change of a dunning condition, newest first.
+
+Each line is one customer's change from one apply: from which condition to which,
+into which segment, when, by whom and from which proposal run, with the reason the
+proposal gave. Enter opens the customer.
+"""
+
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import ClassVar
+
+from sqlalchemy import Engine
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from segment_tui import services
+from segment_tui.i18n import _
+from segment_tui.screens.customer import CustomerScreen, default_reference
+from segment_tui.screens.error import show_error
+from segment_tui.screens.formatting import condition_cell, moment, reason_text
+from segment_tui.services import Change
+from segment_tui.widgets.virtual_table import Column, Row, VirtualTable
+
+FIXED_WIDTH = 92
+"""Cells taken by every column but the reason, with padding, mark and scroll bar."""
+
+
+def history_columns(width: int) -> list[Column]:
+    return [
+        Column("applied_at", _("Applied at"), 16),
+        Column("customer_no", _("Customer No."), 12),
+        Column("from", _("From"), 9),
+        Column("to", _("To"), 9),
+        Column("segment", _("Segment"), 9),
+        Column("by", _("By"), 12),
+        Column("run", _("Run"), 5, justify="right"),
+        Column("reason", _("Reason"), max(20, width - FIXED_WIDTH)),
+    ]
+
+
+class ChangeRows:
+    """The changes as table rows, keyed by position in the list."""
+
+    # Limitation: the whole history is read into memory when the page opens; it
+    # grows by one row per applied proposal, so after years of monthly runs over
+    # a large ledger the page takes a moment to open.
+
+    def __init__(self, changes: Sequence[Change]) -> None:
+        self.changes = list(changes)
+
+    def count(self) -> int:
+        return len(self.changes)
+
+    def fetch(self, offset: int, limit: int) -> list[Row[int]]:
+        return [
+            Row(
+                index,
+                (
+                    moment(change.applied_at),
+                    change.customer_no,
+                    condition_cell(change.from_condition),
+                    change.to_condition,
+                    change.segment,
+                    change.applied_by,
+                    str(change.run_id),
+                    reason_text(change.reason),
+                ),
+            )
+            for index, change in enumerate(
+                self.changes[offset : offset + limit], start=offset
+            )
+        ]
+
+    def keys(self) -> Iterator[int]:
+        return iter(range(len(self.changes)))
+
+
+class HistoryTable(VirtualTable[int]):
+    """The history list, with Enter shown as "Customer" in the footer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "activate", _("Customer")),
+    ]
+
+
+class HistoryScreen(Screen[None]):
+    """The applied changes, newest first."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", _("Back")),
+    ]
+
+    def __init__(self, engine: Engine, today: date) -> None:
+        super().__init__(classes="history-page")
+        self.engine = engine
+        self.today = today
+        self.rows = ChangeRows(services.history(engine))
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield HistoryTable(
+            history_columns(self.app.size.width),
+            self.rows,
+            empty_text=_("No proposals have been applied yet."),
+            id="history",
+        )
+        count = self.rows.count()
+        status = (
+            _("1 applied change")
+            if count == 1
+            else _("{count} applied changes", count=f"{count:,}")
+        )
+        yield Static(status, id="status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = _("History")
+        self.query_one(HistoryTable).focus()
+
+    def on_virtual_table_row_activated(
+        self, event: VirtualTable.RowActivated[int]
+    ) -> None:
+        change = self.rows.changes[event.key]
+        try:
+            reference = default_reference(self.engine, self.today)
+            screen = CustomerScreen(self.engine, change.customer_no, reference)
+        except Exception as error:  # shown to the operator, and logged there
+            show_error(self.app, _("The customer cannot be shown"), error)
+            return
+        self.app.push_screen(screen)
+
+    def action_back(self) -> None:
+        self.dismiss()

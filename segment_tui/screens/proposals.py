@@ -1,0 +1,441 @@
+"""Segmentation Proposals: the main page, where proposals are reviewed and acted on.
+
+One line per open proposal: whose, from which dunning condition to which, and why.
+The operator marks proposals (Space, ctrl+a), deletes those that must not happen
+("not this time") and applies the rest; with nothing marked, the row under the
+cursor is the one acted on. The list is a `VirtualTable` over the store, so a
+million proposals open as fast as ten: sorting and filtering happen in SQL.
+
+Marks are kept by proposal id, so they survive sorting and filtering. Every change
+to the store happens in a thread worker; the page hears the outcome back through
+`call_from_thread` or a dialog's result.
+"""
+
+from collections.abc import Iterator
+from datetime import date
+from typing import ClassVar
+
+from rich.text import Text
+from sqlalchemy import Engine
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from segment_tui import services
+from segment_tui.i18n import _
+from segment_tui.screens.apply_proposals import ApplyProposalsDialog, SkippedProposals
+from segment_tui.screens.confirm_delete import ConfirmDelete
+from segment_tui.screens.create_proposals import CreateProposalsDialog
+from segment_tui.screens.customer import CustomerScreen, default_reference
+from segment_tui.screens.error import show_error
+from segment_tui.screens.formatting import amount, condition_cell, ratio, reason_text
+from segment_tui.services import ApplyResult, RunInfo, RunSummary, Selection
+from segment_tui.store.proposal_source import ProposalRecord, ProposalSource
+from segment_tui.widgets.filter_bar import FilterBar
+from segment_tui.widgets.proposal_table import ProposalTable
+from segment_tui.widgets.virtual_table import Cell, Column, Row, VirtualTable
+
+FIXED_WIDTH = 97
+"""Cells taken by every column but the name, with padding, mark and scroll bar."""
+
+
+def proposal_columns(width: int) -> list[Column]:
+    """The columns of the list; the name takes what a wide terminal has to spare."""
+    return [
+        Column("customer_no", _("Customer No."), 12),
+        Column("name", _("Name"), max(16, width - FIXED_WIDTH)),
+        Column("current_condition", _("Current"), 9),
+        Column("segment", _("Segment"), 9),
+        Column("proposed_condition", _("Proposed"), 9),
+        Column("reason", _("Reason"), 21),
+        Column("overdue_amount", _("Overdue"), 12, justify="right"),
+        Column("late_ratio", _("Late"), 5, justify="right"),
+    ]
+
+
+def proposal_cells(record: ProposalRecord) -> tuple[Cell, ...]:
+    return (
+        record.customer_no,
+        record.customer_name,
+        condition_cell(record.current_condition),
+        record.segment,
+        Text(record.proposed_condition, style="bold"),
+        reason_text(record.reason),
+        amount(record.overdue_amount),
+        ratio(record.late_ratio),
+    )
+
+
+class ProposalRows:
+    """The proposal source as rows of the table: cells formatted, keyed by id."""
+
+    def __init__(self, source: ProposalSource) -> None:
+        self.source = source
+
+    def count(self) -> int:
+        return self.source.count()
+
+    def fetch(self, offset: int, limit: int) -> list[Row[int]]:
+        return [
+            Row(record.id, proposal_cells(record))
+            for record in self.source.fetch(offset, limit)
+        ]
+
+    def keys(self) -> Iterator[int]:
+        return self.source.keys()
+
+
+class ProposalsScreen(Screen[None]):
+    """The open proposals of the latest run, to review, delete and apply."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_mark", _("Mark")),
+        Binding("ctrl+a", "mark_all", _("Mark all")),
+        Binding("escape", "clear_marks", _("Clear marks")),
+        Binding("a", "apply", _("Apply")),
+        Binding("d,delete", "delete", _("Delete")),
+        Binding("c", "create", _("Create")),
+        Binding("slash", "filter", _("Filter")),
+        Binding("s", "sort", _("Sort")),
+    ]
+
+    def __init__(self, engine: Engine, operator: str, today: date) -> None:
+        super().__init__(classes="proposals-page")
+        self.engine = engine
+        self.operator = operator
+        self.today = today
+        self.source = ProposalSource(engine)
+        self.run: RunInfo | None = None
+        self.open_count = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield FilterBar(
+            _("customer number, name or segment; Enter filters, Escape clears"),
+            id="filter",
+        )
+        yield ProposalTable(
+            proposal_columns(self.app.size.width),
+            ProposalRows(self.source),
+            empty_text=self._empty_text(),
+            id="proposals",
+        )
+        yield Static("", id="status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = _("Segmentation Proposals")
+        self.sub_title = self.operator
+        self._read_run()
+        self.table.focus()
+
+    @property
+    def table(self) -> ProposalTable:
+        return self.query_one(ProposalTable)
+
+    # What the page shows around the table
+
+    def _read_run(self) -> None:
+        """Read which run the proposals come from and how many are open."""
+        with self.engine.connect() as connection:
+            self.run = services.latest_run(connection)
+            self.open_count = services.open_proposal_count(connection)
+        self._show_status()
+
+    def _empty_text(self) -> str:
+        if self.source.filter_text:
+            return _(
+                "No proposals match {text}. Press / to change the filter, Escape "
+                "in it to clear it.",
+                text=repr(self.source.filter_text),
+            )
+        return _("There are no proposals. Press c to create proposals.")
+
+    def _show_status(self) -> None:
+        table = self.table
+        parts: list[str] = []
+        shown = table.row_count
+        if self.source.filter_text:
+            parts.append(
+                _(
+                    "{shown} of {total} proposals match {text}",
+                    shown=f"{shown:,}",
+                    total=f"{self.open_count:,}",
+                    text=repr(self.source.filter_text),
+                )
+            )
+        elif shown == 1:
+            parts.append(_("1 proposal"))
+        else:
+            parts.append(_("{count} proposals", count=f"{shown:,}"))
+        parts.append(_("{count} marked", count=f"{table.mark_count:,}"))
+        if self.run is None:
+            parts.append(_("no proposal run yet"))
+        else:
+            parts.append(
+                _(
+                    "run {run} as of {date}",
+                    run=self.run.run_id,
+                    date=self.run.reference_date.isoformat(),
+                )
+            )
+        self.query_one("#status", Static).update(" · ".join(parts))
+        table.empty_text = self._empty_text()
+
+    def reload(self) -> None:
+        """Show the store as it is now, after proposals were created or removed.
+
+        When a new run has replaced the proposals (made here or by another
+        operator) the marks are cleared: the store may give the new proposals the
+        ids of the old ones.
+        """
+        shown_run = self.run.run_id if self.run else None
+        self.source.reload()
+        self._read_run()
+        if self.run is not None and self.run.run_id != shown_run:
+            self.table.clear_marks()
+        self.table.refresh_rows()
+        self._show_status()
+        self.refresh_bindings()
+
+    # Which keys apply now
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        try:
+            table = self.table
+        except NoMatches:  # asked before the table is composed
+            return True
+        has_rows = table.row_count > 0
+        if action in ("toggle_mark", "mark_all", "sort"):
+            return has_rows
+        if action in ("apply", "delete"):
+            return has_rows or table.mark_count > 0
+        if action == "clear_marks":
+            return table.mark_count > 0
+        if action == "filter":
+            return self.open_count > 0 or bool(self.source.filter_text)
+        return True
+
+    def on_virtual_table_marks_changed(self, event: VirtualTable.MarksChanged) -> None:
+        self._show_status()
+        self.refresh_bindings()
+
+    def on_virtual_table_cursor_moved(
+        self, event: VirtualTable.CursorMoved[int]
+    ) -> None:
+        self.refresh_bindings()
+
+    def targets(self) -> list[int]:
+        """The proposals an action applies to: the marked ones, else the cursor's."""
+        table = self.table
+        if table.mark_count:
+            return sorted(table.marked)
+        key = table.cursor_key
+        return [] if key is None else [key]
+
+    # Marking
+
+    def action_toggle_mark(self) -> None:
+        self.table.action_toggle_mark()
+
+    def action_mark_all(self) -> None:
+        self.table.mark_all()
+
+    def action_clear_marks(self) -> None:
+        self.table.clear_marks()
+
+    # Filtering and sorting
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open()
+
+    def on_filter_bar_applied(self, event: FilterBar.Applied) -> None:
+        self._filter(event.text)
+
+    def on_filter_bar_closed(self, event: FilterBar.Closed) -> None:
+        self._filter("")
+
+    def _filter(self, text: str) -> None:
+        self.source.set_filter(text)
+        table = self.table
+        table.refresh_rows()
+        table.move_cursor(row=0)
+        table.focus()
+        self._show_status()
+        self.refresh_bindings()
+
+    def action_sort(self) -> None:
+        self.table.action_sort()
+
+    def on_virtual_table_sort_requested(
+        self, event: VirtualTable.SortRequested
+    ) -> None:
+        if not self.source.can_sort_by(event.column_key):
+            label = next(
+                c.label for c in self.table.columns if c.key == event.column_key
+            )
+            self.notify(
+                _("The list cannot be sorted by {column}.", column=label),
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.source.set_sort(event.column_key, event.reverse)
+        table = self.table
+        table.show_sort(event.column_key, event.reverse)
+        table.refresh_rows()
+        table.move_cursor(row=0)
+
+    # The customer
+
+    def on_virtual_table_row_activated(
+        self, event: VirtualTable.RowActivated[int]
+    ) -> None:
+        self.open_customer(event.key)
+
+    def open_customer(self, proposal_id: int | None = None) -> None:
+        """Open the customer of a proposal (by default the one under the cursor)."""
+        if proposal_id is None:
+            proposal_id = self.table.cursor_key
+        if proposal_id is None:
+            self.notify(
+                _("There is no proposal under the cursor."),
+                severity="warning",
+                markup=False,
+            )
+            return
+        try:
+            customer_no = self.source.customer_no(proposal_id)
+            if customer_no is None:
+                self.notify(
+                    _("This proposal is no longer open."),
+                    severity="warning",
+                    markup=False,
+                )
+                self.reload()
+                return
+            reference = default_reference(self.engine, self.today)
+            screen = CustomerScreen(self.engine, customer_no, reference)
+        except Exception as error:  # shown to the operator, and logged there
+            show_error(self.app, _("The customer cannot be shown"), error)
+            return
+        self.app.push_screen(screen)
+
+    # Creating
+
+    def action_create(self) -> None:
+        self.app.push_screen(
+            CreateProposalsDialog(self.engine, self.operator, self.today),
+            self._created,
+        )
+
+    def _created(self, summary: RunSummary | None) -> None:
+        if summary is None:
+            return
+        self.reload()
+        self.table.move_cursor(row=0)
+        if summary.proposal_count == 1:
+            made = _("1 proposal created")
+        else:
+            made = _("{count} proposals created", count=f"{summary.proposal_count:,}")
+        self.notify(
+            _(
+                "{made} as of {date}, from {customers} customers.",
+                made=made,
+                date=summary.reference_date.isoformat(),
+                customers=f"{summary.customer_count:,}",
+            ),
+            title=_("Create proposals"),
+            markup=False,
+        )
+
+    # Deleting
+
+    def action_delete(self) -> None:
+        targets = self.targets()
+        if not targets:
+            return
+
+        run_id = self.run.run_id if self.run else None
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self._delete(targets, run_id)
+
+        self.app.push_screen(ConfirmDelete(len(targets)), answered)
+
+    @work(thread=True, exclusive=True, group="store")
+    def _delete(self, proposal_ids: list[int], run_id: int | None) -> None:
+        # The run id makes the store refuse when another operator has made a new
+        # run since this page was read: these ids would then name nothing.
+        try:
+            deleted = services.delete_proposals(
+                self.engine,
+                Selection(proposal_ids=proposal_ids),
+                expected_run_id=run_id,
+            )
+        except Exception as error:  # shown to the operator, and logged there
+            self.app.call_from_thread(
+                self._failed, _("Proposals were not deleted"), error
+            )
+        else:
+            self.app.call_from_thread(self._deleted, deleted)
+
+    def _deleted(self, count: int) -> None:
+        self._forget_closed_marks()
+        self.reload()
+        if count == 1:
+            self.notify(_("1 proposal deleted."), markup=False)
+        else:
+            self.notify(
+                _("{count} proposals deleted.", count=f"{count:,}"), markup=False
+            )
+
+    def _failed(self, title: str, error: Exception) -> None:
+        show_error(self.app, title, error)
+        self._forget_closed_marks()
+        self.reload()
+
+    def _forget_closed_marks(self) -> None:
+        """Unmark the proposals that are no longer open (deleted or applied)."""
+        marked = self.table.marked
+        if marked:
+            self.table.unmark(marked - self.source.open_ids(marked))
+
+    # Applying
+
+    def action_apply(self) -> None:
+        targets = self.targets()
+        if not targets:
+            return
+        run_id = self.run.run_id if self.run else None
+        dialog = ApplyProposalsDialog(
+            self.engine, self.operator, self.source, targets, run_id
+        )
+        self.app.push_screen(dialog, self._applied)
+
+    def _applied(self, result: ApplyResult | None) -> None:
+        # Also after a cancel or a failure: the dialog may have found the list
+        # out of date (another operator's run or apply).
+        self._forget_closed_marks()
+        self.reload()
+        if result is None:
+            return
+        applied = len(result.applied)
+        if applied == 1:
+            text = _("1 proposal applied.")
+        else:
+            text = _("{count} proposals applied.", count=f"{applied:,}")
+        if result.skipped:
+            text += " " + _("{count} skipped.", count=f"{len(result.skipped):,}")
+        self.notify(
+            text,
+            title=_("Apply proposals"),
+            severity="warning" if result.skipped else "information",
+            markup=False,
+        )
+        if result.skipped:
+            self.app.push_screen(SkippedProposals(result))
