@@ -1,0 +1,126 @@
+"""The proposal source: counting, paging, sorting and filtering in SQL.
+
+Pages fetched one after the other (keyset) must give exactly the rows of one big
+fetch; the filter takes the operator's text literally, wildcards and quotes too.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from screen_support import Store
+from sqlalchemy import func, select
+
+from segment_tui.store.models import Proposal
+from segment_tui.store.proposal_source import (
+    SORT_COLUMNS,
+    ProposalSource,
+    like_pattern,
+)
+
+
+def all_rows(source: ProposalSource) -> list[int]:
+    return [record.id for record in source.fetch(0, 10_000)]
+
+
+def paged(source: ProposalSource, size: int) -> list[int]:
+    ids: list[int] = []
+    offset = 0
+    while page := source.fetch(offset, size):
+        ids.extend(record.id for record in page)
+        offset += len(page)
+    return ids
+
+
+def test_count_matches_the_store(store: Store) -> None:
+    with store.engine.connect() as connection:
+        stored = connection.execute(select(func.count()).select_from(Proposal))
+        expected = stored.scalar_one()
+    assert ProposalSource(store.engine).count() == expected > 10
+
+
+def test_default_order_is_customer_number(store: Store) -> None:
+    records = ProposalSource(store.engine).fetch(0, 100)
+    numbers = [record.customer_no for record in records]
+    assert numbers == sorted(numbers)
+
+
+@pytest.mark.parametrize("column", sorted(SORT_COLUMNS))
+@pytest.mark.parametrize("reverse", [False, True])
+def test_pages_one_after_another_equal_one_fetch(
+    store: Store, column: str, reverse: bool
+) -> None:
+    source = ProposalSource(store.engine)
+    source.set_sort(column, reverse)
+    whole = all_rows(source)
+    source.reload()
+    assert paged(source, 4) == whole
+    # The second pass goes by the boundaries learnt in the first.
+    assert paged(source, 4) == whole
+
+
+def test_sort_by_amount_is_numeric_not_textual(store: Store) -> None:
+    source = ProposalSource(store.engine)
+    source.set_sort("overdue_amount", reverse=True)
+    amounts = [record.overdue_amount for record in source.fetch(0, 100)]
+    assert amounts == sorted(amounts, reverse=True)
+    assert all(isinstance(value, Decimal) for value in amounts)
+
+
+def test_unknown_sort_column_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="cannot sort by 'reason'"):
+        ProposalSource(store.engine).set_sort("reason")
+
+
+def test_jump_past_the_end_and_back(store: Store) -> None:
+    source = ProposalSource(store.engine)
+    total = source.count()
+    assert source.fetch(total, 10) == []
+    assert [r.id for r in source.fetch(total - 2, 10)] == all_rows(source)[-2:]
+
+
+def test_filter_by_name_number_and_segment_ignores_case(store: Store) -> None:
+    source = ProposalSource(store.engine)
+    source.set_filter("[test]")
+    assert [r.customer_no for r in source.fetch(0, 10)] == ["C00003"]
+    source.set_filter("c00003")
+    assert source.count() == 1
+    source.set_filter("arrears")
+    assert source.count() > 1
+    assert {r.segment for r in source.fetch(0, 100)} == {"ARREARS"}
+    source.set_filter("   ")
+    assert source.count() == ProposalSource(store.engine).count()
+
+
+@pytest.mark.parametrize("text", ["%", "_", "/", "100%", "'; DROP TABLE proposal; --"])
+def test_filter_takes_wildcards_and_quotes_literally(store: Store, text: str) -> None:
+    source = ProposalSource(store.engine)
+    total = source.count()
+    source.set_filter(text)
+    assert source.count() == 0
+    assert list(source.keys()) == []
+    assert ProposalSource(store.engine).count() == total
+
+
+def test_like_pattern_escapes_its_wildcards() -> None:
+    assert like_pattern("a%b_c/d") == "%a/%b/_c//d%"
+
+
+def test_keys_are_the_filtered_ids(store: Store) -> None:
+    source = ProposalSource(store.engine)
+    source.set_filter("poor")
+    assert sorted(source.keys()) == sorted(all_rows(source))
+
+
+def test_transitions_and_open_ids(store: Store) -> None:
+    source = ProposalSource(store.engine)
+    records = source.fetch(0, 5)
+    ids = [r.id for r in records]
+    counts = source.transitions([*ids, 999_999])
+    assert sum(counts.values()) == 5
+    for record in records:
+        assert counts[(record.current_condition, record.proposed_condition)] >= 1
+    assert source.open_ids([*ids, 999_999]) == set(ids)
+    assert source.customer_no(ids[0]) == records[0].customer_no
+    assert source.customer_no(999_999) is None
