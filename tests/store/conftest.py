@@ -1,0 +1,40 @@
+"""Fixtures for the store tests: an engine with the schema, on SQLite and PostgreSQL.
+
+`store` is a fresh database per test (from the suite's `db_url`) with every table
+created; `clear_data` empties the customer data again, so that a property test can
+reuse one database for all of its examples instead of creating one per example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import Engine, delete
+
+from segment_tui.store.engine import create_schema, make_engine, write_transaction
+from segment_tui.store.models import Customer, LedgerEntry, Reminder
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Engine]:
+    """An engine on a fresh database with the schema created, disposed afterwards."""
+    engine = make_engine(db_url)
+    create_schema(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def clear_data(store: Engine) -> Callable[[], None]:
+    """A function that deletes every customer with its ledger entries and reminders."""
+
+    def clear() -> None:
+        with write_transaction(store) as connection:
+            connection.execute(delete(Reminder))
+            connection.execute(delete(LedgerEntry))
+            connection.execute(delete(Customer))
+
+    return clear
