@@ -39,7 +39,7 @@ class SegmentApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "segment-tui"
-    COMMANDS = App.COMMANDS | {PagesProvider}
+    COMMANDS = {PagesProvider}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", _("Quit"), show=False, priority=True),
     ]

@@ -1,7 +1,9 @@
 """The pages in the command palette (ctrl+p), so that every page is a search away.
 
 The provider only names the pages; opening one is the app's business (`open_page`),
-so that the palette and the keys take the same way there.
+so that the palette and the keys take the same way there. It also offers Textual's
+own commands (theme, keys, quit), after the pages: with two providers the palette
+would list whichever answered first on top.
 """
 
 from collections.abc import Callable
@@ -66,7 +68,7 @@ PAGES: tuple[Page, ...] = (
 
 
 class PagesProvider(Provider):
-    """Offers every page of the app by its title."""
+    """Offers every page of the app by its title, then the app's system commands."""
 
     def _host(self) -> PageHost | None:
         # A dialog waits for its answer: leaving it from the palette would lose it.
@@ -77,26 +79,35 @@ class PagesProvider(Provider):
 
     async def discover(self) -> Hits:
         host = self._host()
-        if host is None:
-            return
-        for page in PAGES:
-            yield DiscoveryHit(
-                page.title(), partial(host.open_page, page.key), help=page.help()
-            )
+        if host is not None:
+            for page in PAGES:
+                yield DiscoveryHit(
+                    page.title(), partial(host.open_page, page.key), help=page.help()
+                )
+        for command in self.app.get_system_commands(self.screen):
+            if command.discover:
+                yield DiscoveryHit(command.title, command.callback, help=command.help)
 
     async def search(self, query: str) -> Hits:
         host = self._host()
-        if host is None:
-            return
         matcher = self.matcher(query)
-        for page in PAGES:
-            title = page.title()
+        commands: list[tuple[str, Callable[[], object], str]] = []
+        if host is not None:
+            commands += [
+                (page.title(), partial(host.open_page, page.key), page.help())
+                for page in PAGES
+            ]
+        commands += [
+            (command.title, command.callback, command.help)
+            for command in self.app.get_system_commands(self.screen)
+        ]
+        for title, callback, help_text in commands:
             score = matcher.match(title)
             if score > 0:
                 yield Hit(
                     score,
                     matcher.highlight(title),
-                    partial(host.open_page, page.key),
+                    callback,
                     text=title,
-                    help=page.help(),
+                    help=help_text,
                 )

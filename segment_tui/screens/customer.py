@@ -232,7 +232,15 @@ class CustomerScreen(Screen[None]):
                 yield self._conditions_table(detail)
         open_invoices = detail.open_invoices()
         paid = detail.paid_invoices()
-        with TabbedContent(id="customer-lists"):
+        # Open on the first list that has something in it.
+        counts = {
+            "open-tab": len(open_invoices),
+            "paid-tab": len(paid),
+            "reminders-tab": len(detail.reminders),
+            "history-tab": len(detail.changes),
+        }
+        first = next((tab for tab, count in counts.items() if count), "open-tab")
+        with TabbedContent(id="customer-lists", initial=first):
             with TabPane(
                 _(
                     "Open at {date} ({count})",

@@ -109,9 +109,9 @@ def comparison(
     return f"{subject}{shown} {SYMBOLS.get(op, op)} {threshold(limit)}"
 
 
-def reason_text(reason: Iterable[Mapping[str, Any]]) -> str:
-    """The conditions that matched, with the customer's values, in one short line."""
-    parts = [
+def reason_parts(reason: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Each condition that matched, with the customer's value."""
+    return [
         comparison(
             str(item.get("metric", "")),
             str(item.get("op", "")),
@@ -120,9 +120,25 @@ def reason_text(reason: Iterable[Mapping[str, Any]]) -> str:
         )
         for item in reason
     ]
+
+
+def reason_text(reason: Iterable[Mapping[str, Any]]) -> str:
+    """The conditions that matched, with the customer's values, in one line."""
+    parts = reason_parts(reason)
+    return "; ".join(parts) if parts else _("catch-all segment")
+
+
+def reason_summary(reason: Iterable[Mapping[str, Any]]) -> str:
+    """The first condition that matched and how many more: "late_ratio 0.62 ≥ 0.5 +1".
+
+    For a narrow column: the first condition is whole, the rest is on the
+    customer's page.
+    """
+    parts = reason_parts(reason)
     if not parts:
         return _("catch-all segment")
-    return "; ".join(parts)
+    more = f" +{len(parts) - 1}" if len(parts) > 1 else ""
+    return parts[0] + more
 
 
 def transition(current: str | None, proposed: str) -> str:

@@ -31,26 +31,31 @@ from segment_tui.screens.confirm_delete import ConfirmDelete
 from segment_tui.screens.create_proposals import CreateProposalsDialog
 from segment_tui.screens.customer import CustomerScreen, default_reference
 from segment_tui.screens.error import show_error
-from segment_tui.screens.formatting import amount, condition_cell, ratio, reason_text
+from segment_tui.screens.formatting import (
+    amount,
+    condition_cell,
+    ratio,
+    reason_summary,
+)
 from segment_tui.services import ApplyResult, RunInfo, RunSummary, Selection
 from segment_tui.store.proposal_source import ProposalRecord, ProposalSource
 from segment_tui.widgets.filter_bar import FilterBar
 from segment_tui.widgets.proposal_table import ProposalTable
 from segment_tui.widgets.virtual_table import Cell, Column, Row, VirtualTable
 
-FIXED_WIDTH = 97
+FIXED_WIDTH = 98
 """Cells taken by every column but the name, with padding, mark and scroll bar."""
 
 
 def proposal_columns(width: int) -> list[Column]:
     """The columns of the list; the name takes what a wide terminal has to spare."""
     return [
-        Column("customer_no", _("Customer No."), 12),
+        Column("customer_no", _("Customer"), 10),
         Column("name", _("Name"), max(16, width - FIXED_WIDTH)),
         Column("current_condition", _("Current"), 9),
         Column("segment", _("Segment"), 9),
         Column("proposed_condition", _("Proposed"), 9),
-        Column("reason", _("Reason"), 21),
+        Column("reason", _("Reason"), 24),
         Column("overdue_amount", _("Overdue"), 12, justify="right"),
         Column("late_ratio", _("Late"), 5, justify="right"),
     ]
@@ -63,7 +68,7 @@ def proposal_cells(record: ProposalRecord) -> tuple[Cell, ...]:
         condition_cell(record.current_condition),
         record.segment,
         Text(record.proposed_condition, style="bold"),
-        reason_text(record.reason),
+        reason_summary(record.reason),
         amount(record.overdue_amount),
         ratio(record.late_ratio),
     )
@@ -124,7 +129,7 @@ class ProposalsScreen(Screen[None]):
             id="proposals",
         )
         yield Static("", id="status", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = _("Segmentation Proposals")
