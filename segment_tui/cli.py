@@ -24,7 +24,7 @@ from segment_tui.paths import default_database, demo_database
 from segment_tui.rules.conditions import FLAG_NAMES
 from segment_tui.rules.metrics import METRIC_NAMES
 from segment_tui.rules.setup import load_setup
-from segment_tui.store.engine import database_url, make_engine
+from segment_tui.store.engine import database_url, make_engine, remedy
 
 log = logging.getLogger(__name__)
 
@@ -591,8 +591,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         log.error("database error on %s: %s", where, type(exc.orig).__name__)
         sys.stderr.write(
-            f"segment-tui: the store at {where} cannot be used: {reason}; check "
-            "--db or SEGMENT_TUI_DB\n"
+            f"segment-tui: the store at {where} cannot be used: {reason}; "
+            f"{remedy(exc)}\n"
         )
         return EXIT_REFUSED
     except BrokenPipeError:

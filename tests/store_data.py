@@ -298,7 +298,7 @@ def wait_for_writers(url: str, count: int, timeout: float = 60.0) -> None:
     for BEGIN IMMEDIATE, so there the processes are given time to get there.
     """
     if not url.startswith("postgresql"):
-        time.sleep(3.0)
+        time.sleep(2.5)
         return
     engine = make_engine(url)
     deadline = time.monotonic() + timeout

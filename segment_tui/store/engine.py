@@ -65,6 +65,48 @@ def busy_timeout() -> float:
     return seconds
 
 
+def without_credentials(url: str) -> str:
+    """A URL as typed, with the user name and password left out, for messages."""
+    scheme, _, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    return f"{scheme}://***@{authority.rsplit('@', 1)[1]}{slash}{path}"
+
+
+def remedy(error: DBAPIError) -> str:
+    """The way out of a database error that stops the store from being used."""
+    original = error.orig
+    code = getattr(original, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        # The extended code first (a full disk can show as a failed -shm resize),
+        # then the primary one in its low byte.
+        return _SQLITE_REMEDIES.get(
+            code, _SQLITE_REMEDIES.get(code & 0xFF, _CHECK_THE_URL)
+        )
+    message = str(original)
+    if "password authentication failed" in message:
+        return "check the user name and password in the URL"
+    if "Connection refused" in message or "timeout expired" in message:
+        return "check that the server is running and the host and port in the URL"
+    if "does not exist" in message and "database" in message:
+        return "check the database name in the URL"
+    return _CHECK_THE_URL
+
+
+_CHECK_THE_URL = "check --db or SEGMENT_TUI_DB"
+_FREE_SPACE = "free some space on the disk of the store and try again"
+_SQLITE_REMEDIES = {
+    8: "make the store and its folder writable, or choose another with --db",
+    10: "check the disk of the store: it may be full or failing",
+    13: _FREE_SPACE,
+    14: "check that the store's folder exists and can be written to",
+    26: "point --db or SEGMENT_TUI_DB at a segment-tui store",
+    4874: _FREE_SPACE,
+}
+"""By SQLite result code: READONLY, IOERR, FULL, CANTOPEN, NOTADB, IOERR_SHMSIZE."""
+
+
 def is_busy(error: DBAPIError) -> bool:
     """Whether the database refused because another writer holds the store."""
     original = error.orig
@@ -77,11 +119,20 @@ def is_busy(error: DBAPIError) -> bool:
 def database_url(url_or_path: str) -> str:
     """A SQLAlchemy URL from what the operator typed: a URL, or a SQLite file path."""
     if "://" in url_or_path:
+        shown = without_credentials(url_or_path)
+        authority = url_or_path.split("://", 1)[1].split("/", 1)[0]
+        if authority.count("@") > 1:
+            # The URL parser would take the rest of the password for the host name,
+            # and show it in messages.
+            raise InputError(
+                f"--db: {shown!r} has more than one @ before the host; write an @ "
+                "in the user name or password as %40"
+            )
         try:
             make_url(url_or_path)
-        except ArgumentError:
+        except (ArgumentError, ValueError):
             raise InputError(
-                f"--db: {url_or_path!r} is not a database URL; write "
+                f"--db: {shown!r} is not a database URL; write "
                 "sqlite:///FILE, postgresql+psycopg://USER@HOST/DB or a file path"
             ) from None
         return url_or_path
@@ -131,6 +182,12 @@ def _prepare_sqlite_file(path: str) -> None:
             f"the store {file} cannot be created: {reason.lower()}; choose a "
             "writable location with --db or SEGMENT_TUI_DB"
         ) from None
+    if not os.access(file.parent, os.W_OK | os.X_OK):
+        raise InputError(
+            f"the store {file} is in a folder that cannot be written to, and SQLite "
+            "keeps its -wal and -shm files next to the store; move it to a writable "
+            "folder or choose another with --db or SEGMENT_TUI_DB"
+        )
 
 
 def make_engine(url_or_path: str) -> Engine:
