@@ -45,7 +45,9 @@ def run_json(db_url: str, *args: str) -> Any:
 def test_the_cycle_works_on_both_databases(db_url: str) -> None:
     status, text = run(db_url, "init")
     assert (status, text) == (0, "Schema created; default setup stored.\n")
-    assert run(db_url, "init")[1] == "Schema is up to date; the stored setup was kept.\n"
+    assert (
+        run(db_url, "init")[1] == "Schema is up to date; the stored setup was kept.\n"
+    )
     status, text = run(db_url, "setup", "load", str(SETUP))
     assert status == 0 and text.startswith("Setup version 2 stored: 4 segments")
     engine = make_engine(db_url)
@@ -83,7 +85,9 @@ def test_the_cycle_works_on_both_databases(db_url: str) -> None:
 
     metrics = run_json(db_url, "metrics", "--date", REFERENCE.isoformat())
     assert len(metrics) == CUSTOMERS
-    status, text = run(db_url, "metrics", "--date", REFERENCE.isoformat(), "--format", "csv")
+    status, text = run(
+        db_url, "metrics", "--date", REFERENCE.isoformat(), "--format", "csv"
+    )
     assert status == 0 and len(text.splitlines()) == CUSTOMERS + 1
     status, text = run(db_url, "history")
     assert status == 0 and len(text.splitlines()) == len(history) + 2
