@@ -24,7 +24,12 @@ from segment_tui.paths import default_database, demo_database
 from segment_tui.rules.conditions import FLAG_NAMES
 from segment_tui.rules.metrics import METRIC_NAMES
 from segment_tui.rules.setup import load_setup
-from segment_tui.store.engine import database_url, make_engine, remedy
+from segment_tui.store.engine import (
+    create_schema,
+    database_url,
+    make_engine,
+    remedy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -241,12 +246,19 @@ class Context:
 
 def cmd_init(ctx: Context) -> int:
     engine = make_engine(ctx.url)
+    upgrade = create_schema(engine)
     stored_default = services.initialise(engine, ctx.operator)
     ctx._engine = engine
-    if stored_default:
-        ctx.out.write("Schema created; default setup stored.\n")
+    setup = "default setup stored" if stored_default else "the stored setup was kept"
+    if upgrade is None:
+        ctx.out.write(f"Schema is up to date; {setup}.\n")
+    elif upgrade.from_revision is None:
+        ctx.out.write(f"Schema created; {setup}.\n")
     else:
-        ctx.out.write("Schema is up to date; the stored setup was kept.\n")
+        ctx.out.write(
+            f"Schema upgraded from version {upgrade.from_revision} to "
+            f"{upgrade.to_revision}; {setup}.\n"
+        )
     if ctx.args.demo:
         from segment_tui.demo import generate_demo
 

@@ -12,7 +12,7 @@ import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -25,6 +25,9 @@ from sqlalchemy.exc import (
 
 from segment_tui import jsonout
 from segment_tui.errors import InputError
+
+if TYPE_CHECKING:
+    from segment_tui.store.schema import Upgrade
 
 BUSY_TIMEOUT_VARIABLE = "SEGMENT_TUI_BUSY_TIMEOUT"
 DEFAULT_BUSY_TIMEOUT_S = 10.0
@@ -291,12 +294,13 @@ def _sqlite_check_foreign_keys(connection: Connection) -> None:
         )
 
 
-def create_schema(engine: Engine) -> None:
+def create_schema(engine: Engine) -> "Upgrade | None":
     """Create the schema in an empty store, or upgrade an older store's (idempotent).
 
-    Refused with `InputError` when the store was made by a newer segment-tui.
+    What was done, None when the schema was up to date. Refused with `InputError`
+    when the store was made by a newer segment-tui.
     """
     # The schema module runs its migrations through write_transaction above.
     from segment_tui.store.schema import upgrade_to_head
 
-    upgrade_to_head(engine)
+    return upgrade_to_head(engine)

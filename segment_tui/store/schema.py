@@ -8,6 +8,7 @@ rather than guessed at.
 """
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -63,28 +64,44 @@ def stored_revisions(connection: Connection) -> tuple[str, ...]:
     return tuple(MigrationContext.configure(connection).get_current_heads())
 
 
-def upgrade_to_head(engine: Engine) -> None:
-    """Bring the store's schema to this program's version; refuse a newer store."""
+@dataclass(frozen=True)
+class Upgrade:
+    """What `upgrade_to_head` did to a store's schema."""
+
+    from_revision: str | None
+    """The version the store had; None when it had no schema yet."""
+    to_revision: str
+
+
+def upgrade_to_head(engine: Engine) -> Upgrade | None:
+    """Bring the store's schema to this program's version; refuse a newer store.
+
+    None when the schema was at this version already.
+    """
     script = ScriptDirectory.from_config(alembic_config())
     head = script.get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations found in {MIGRATIONS}")
     with engine.connect() as connection:
         stored = stored_revisions(connection)
     if stored == (head,):
-        return
+        return None
     _refuse_unknown(script, stored)
 
     with write_transaction(engine, schema_change=True) as connection:
         # Another program may have upgraded the store while this one waited.
         stored = stored_revisions(connection)
         if stored == (head,):
-            return
+            return None
         _refuse_unknown(script, stored)
         config = alembic_config(connection)
         if not stored and _adopt_unversioned(connection):
             command.stamp(config, FIRST_REVISION)
             stored = (FIRST_REVISION,)
         command.upgrade(config, "head")
-    log.info("schema upgraded from %s to %s", stored[0] if stored else "none", head)
+    upgrade = Upgrade(stored[0] if stored else None, head)
+    log.info("schema upgraded from %s to %s", upgrade.from_revision or "none", head)
+    return upgrade
 
 
 def _refuse_unknown(script: ScriptDirectory, stored: tuple[str, ...]) -> None:

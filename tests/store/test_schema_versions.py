@@ -8,6 +8,7 @@ empty database to version 0001 and writing the same rows into it.
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import tomllib
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from sqlalchemy import Engine, MetaData, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from segment_tui import services
+from segment_tui.cli import main
 from segment_tui.errors import InputError
 from segment_tui.rules.setup import parse_setup
 from segment_tui.store import schema
@@ -420,3 +422,59 @@ def test_the_migrations_ship_as_package_data() -> None:
     assert "store/migrations/versions/0001_initial.py" in files
     unshipped = [f for f in files if not any(fnmatch(f, p) for p in patterns)]
     assert unshipped == []
+
+
+# --- Through the command line ------------------------------------------------------
+
+
+def cli(db_url: str, *args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(["--db", db_url, *args], out=out), out.getvalue()
+
+
+def test_init_says_it_upgraded_an_older_store(
+    engine: Engine,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SEGMENT_TUI_LOG_DIR", str(tmp_path / "log"))
+    write_first_version_store(engine, db_url)
+    engine.dispose()
+
+    status, out = cli(db_url, "init")
+
+    assert (status, out) == (
+        0,
+        f"Schema upgraded from version 0001 to {schema.head_revision()}; the stored "
+        "setup was kept.\n",
+    )
+    assert (
+        "schema upgraded from 0001"
+        in (tmp_path / "log" / "segment-tui.log").read_text()
+    )
+    assert cli(db_url, "init") == (
+        0,
+        "Schema is up to date; the stored setup was kept.\n",
+    )
+
+
+def test_every_command_refuses_a_store_made_by_a_newer_version(
+    engine: Engine,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SEGMENT_TUI_LOG_DIR", str(tmp_path / "log"))
+    create_schema(engine)
+    with write_transaction(engine) as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    engine.dispose()
+
+    for args in (["init"], ["proposals"], ["apply", "--all"]):
+        assert cli(db_url, *args) == (2, "")
+        assert capsys.readouterr().err == (
+            "segment-tui: this store was made by a newer segment-tui (schema 0999); "
+            "upgrade segment-tui\n"
+        )
