@@ -187,6 +187,7 @@ _CATALOGS: dict[str, dict[str, str]] = {
         "By": "Door",
         "Run": "Run",
         "There is no customer {number}.": "Er is geen klant {number}.",
+        "Reading customer {number}…": "Klant {number} wordt gelezen…",
         "Open at {date} ({count})": "Open per {date} ({count})",
         "Paid in window ({count})": "Betaald in periode ({count})",
         "Reminders ({count})": "Aanmaningen ({count})",

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from sqlalchemy import Engine, select
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -30,6 +31,7 @@ from segment_tui.i18n import _
 from segment_tui.rules.metrics import Invoice, open_amount_at
 from segment_tui.rules.setup import Setup
 from segment_tui.rules.window import Window
+from segment_tui.screens.error import show_error
 from segment_tui.screens.formatting import (
     amount,
     comparison,
@@ -193,7 +195,11 @@ def _ledger_line(entry: Any, reference: date) -> LedgerLine:
 
 
 class CustomerScreen(Screen[None]):
-    """One customer's metrics, the setup's conditions, invoices, reminders, history."""
+    """One customer's metrics, the setup's conditions, invoices, reminders, history.
+
+    The figures are read in a thread, since computing one customer's metrics can
+    take a while on a large store; the page says so meanwhile.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", _("Back")),
@@ -204,19 +210,58 @@ class CustomerScreen(Screen[None]):
         self.engine = engine
         self.customer_no = customer_no
         self.reference = reference
-        self.detail = load_customer(engine, customer_no, reference)
+        self.detail: CustomerDetail | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
-        detail = self.detail
+        yield Static(
+            _("Reading customer {number}…", number=self.customer_no),
+            id="customer-loading",
+            classes="page-empty",
+            markup=False,
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = _("Customer")
+        self.sub_title = self.customer_no
+        self._load()
+
+    @work(thread=True, exclusive=True, group="customer")
+    def _load(self) -> None:
+        try:
+            detail = load_customer(self.engine, self.customer_no, self.reference)
+        except Exception as error:  # shown to the operator, and logged there
+            self.app.call_from_thread(self._failed, error)
+        else:
+            self.app.call_from_thread(self._show, detail)
+
+    def _show(self, detail: CustomerDetail | None) -> None:
+        loading = self.query_one("#customer-loading", Static)
         if detail is None:
-            yield Static(
-                _("There is no customer {number}.", number=self.customer_no),
-                classes="page-empty",
-                markup=False,
-            )
-            yield Footer()
+            loading.update(_("There is no customer {number}.", number=self.customer_no))
             return
+        self.detail = detail
+        loading.remove()
+        self.mount(CustomerView(detail), before=self.query_one(Footer))
+
+    def _failed(self, error: Exception) -> None:
+        self.dismiss()
+        show_error(self.app, _("The customer cannot be shown"), error)
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+
+class CustomerView(Vertical):
+    """The page's content for one customer, once it has been read."""
+
+    def __init__(self, detail: CustomerDetail) -> None:
+        super().__init__(id="customer-view")
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        detail = self.detail
         yield Static(
             Text.assemble((detail.customer_no, "bold"), "  ", (detail.name, "bold")),
             id="customer-title",
@@ -261,14 +306,6 @@ class CustomerScreen(Screen[None]):
                 _("History ({count})", count=len(detail.changes)), id="history-tab"
             ):
                 yield self._history_table(detail)
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.title = _("Customer")
-        self.sub_title = self.customer_no
-
-    def action_back(self) -> None:
-        self.dismiss()
 
     # The lines at the top
 

@@ -5,7 +5,7 @@ into which segment, when, by whom and from which proposal run, with the reason t
 proposal gave. Enter opens the customer.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import date
 from typing import ClassVar
 
@@ -15,12 +15,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from segment_tui import services
 from segment_tui.i18n import _
 from segment_tui.screens.customer import CustomerScreen, default_reference
 from segment_tui.screens.error import show_error
 from segment_tui.screens.formatting import condition_cell, moment, reason_text
-from segment_tui.services import Change
+from segment_tui.store.history_source import HistorySource
 from segment_tui.widgets.virtual_table import Column, Row, VirtualTable
 
 FIXED_WIDTH = 92
@@ -41,40 +40,39 @@ def history_columns(width: int) -> list[Column]:
 
 
 class ChangeRows:
-    """The changes as table rows, keyed by position in the list."""
+    """The history source as rows of the table, keyed by change id."""
 
-    # Limitation: the whole history is read into memory when the page opens; it
-    # grows by one row per applied proposal, so after years of monthly runs over
-    # a large ledger the page takes a moment to open.
-
-    def __init__(self, changes: Sequence[Change]) -> None:
-        self.changes = list(changes)
+    def __init__(self, source: HistorySource) -> None:
+        self.source = source
+        self.customers: dict[int, str] = {}
+        """The customer of every change fetched so far, for Enter."""
 
     def count(self) -> int:
-        return len(self.changes)
+        return self.source.count()
 
     def fetch(self, offset: int, limit: int) -> list[Row[int]]:
-        return [
-            Row(
-                index,
-                (
-                    moment(change.applied_at),
-                    change.customer_no,
-                    condition_cell(change.from_condition),
-                    change.to_condition,
-                    change.segment,
-                    change.applied_by,
-                    str(change.run_id),
-                    reason_text(change.reason),
-                ),
+        rows = []
+        for change in self.source.fetch(offset, limit):
+            self.customers[change.id] = change.customer_no
+            rows.append(
+                Row(
+                    change.id,
+                    (
+                        moment(change.applied_at),
+                        change.customer_no,
+                        condition_cell(change.from_condition),
+                        change.to_condition,
+                        change.segment,
+                        change.applied_by,
+                        str(change.run_id),
+                        reason_text(change.reason),
+                    ),
+                )
             )
-            for index, change in enumerate(
-                self.changes[offset : offset + limit], start=offset
-            )
-        ]
+        return rows
 
     def keys(self) -> Iterator[int]:
-        return iter(range(len(self.changes)))
+        return self.source.keys()
 
 
 class HistoryTable(VirtualTable[int]):
@@ -96,17 +94,18 @@ class HistoryScreen(Screen[None]):
         super().__init__(classes="history-page")
         self.engine = engine
         self.today = today
-        self.rows = ChangeRows(services.history(engine))
+        self.rows = ChangeRows(HistorySource(engine))
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield HistoryTable(
+        table = HistoryTable(
             history_columns(self.app.size.width),
             self.rows,
             empty_text=_("No proposals have been applied yet."),
             id="history",
         )
-        count = self.rows.count()
+        yield table
+        count = table.row_count
         status = (
             _("1 applied change")
             if count == 1
@@ -122,10 +121,10 @@ class HistoryScreen(Screen[None]):
     def on_virtual_table_row_activated(
         self, event: VirtualTable.RowActivated[int]
     ) -> None:
-        change = self.rows.changes[event.key]
+        customer_no = self.rows.customers[event.key]
         try:
             reference = default_reference(self.engine, self.today)
-            screen = CustomerScreen(self.engine, change.customer_no, reference)
+            screen = CustomerScreen(self.engine, customer_no, reference)
         except Exception as error:  # shown to the operator, and logged there
             show_error(self.app, _("The customer cannot be shown"), error)
             return

@@ -387,10 +387,11 @@ class ProposalsScreen(Screen[None]):
                 self._failed, _("Proposals were not deleted"), error
             )
         else:
-            self.app.call_from_thread(self._deleted, deleted)
+            self.app.call_from_thread(self._deleted, deleted, proposal_ids)
 
-    def _deleted(self, count: int) -> None:
-        self._forget_closed_marks()
+    def _deleted(self, count: int, proposal_ids: list[int]) -> None:
+        # Every one of them is gone now: deleted, or no longer open before.
+        self.table.unmark(proposal_ids)
         self.reload()
         if count == 1:
             self.notify(_("1 proposal deleted."), markup=False)
@@ -401,14 +402,7 @@ class ProposalsScreen(Screen[None]):
 
     def _failed(self, title: str, error: Exception) -> None:
         show_error(self.app, title, error)
-        self._forget_closed_marks()
         self.reload()
-
-    def _forget_closed_marks(self) -> None:
-        """Unmark the proposals that are no longer open (deleted or applied)."""
-        marked = self.table.marked
-        if marked:
-            self.table.unmark(marked - self.source.open_ids(marked))
 
     # Applying
 
@@ -420,15 +414,19 @@ class ProposalsScreen(Screen[None]):
         dialog = ApplyProposalsDialog(
             self.engine, self.operator, self.source, targets, run_id
         )
-        self.app.push_screen(dialog, self._applied)
+        self.app.push_screen(dialog, lambda result: self._applied(result, targets))
 
-    def _applied(self, result: ApplyResult | None) -> None:
-        # Also after a cancel or a failure: the dialog may have found the list
-        # out of date (another operator's run or apply).
-        self._forget_closed_marks()
-        self.reload()
+    def _applied(self, result: ApplyResult | None, proposal_ids: list[int]) -> None:
         if result is None:
+            # Cancelled or failed; the dialog may have found the list out of date
+            # (another operator's run or apply).
+            self.reload()
             return
+        # The applied proposals are gone; the skipped ones stay open and marked,
+        # so that the operator finds them again.
+        skipped = self.source.ids_for_customers(s.customer_no for s in result.skipped)
+        self.table.unmark(set(proposal_ids) - skipped)
+        self.reload()
         applied = len(result.applied)
         if applied == 1:
             text = _("1 proposal applied.")

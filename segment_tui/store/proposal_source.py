@@ -12,7 +12,7 @@ wildcards escaped, and the sort column is looked up in a fixed table of columns.
 """
 
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -88,10 +88,13 @@ class ProposalSource:
         self._sort_key = DEFAULT_SORT
         self._reverse = False
         self._filter = ""
-        # The sort value and id of the last row before an offset, for each page
-        # boundary seen so far: the next page then starts from there (keyset)
-        # instead of counting past every earlier row (OFFSET).
-        self._boundaries: dict[int, tuple[Any, int]] = {}
+        self._count: int | None = None
+        # The (sort value, id) of the rows on either side of each page boundary
+        # seen so far: the row just before a position (`_before`) and the row at
+        # it (`_at`). A neighbouring page then starts from there (keyset) instead
+        # of counting past every earlier row (OFFSET).
+        self._before: dict[int, tuple[Any, int]] = {}
+        self._at: dict[int, tuple[Any, int]] = {}
 
     @property
     def sort_key(self) -> str:
@@ -128,8 +131,10 @@ class ProposalSource:
         self.reload()
 
     def reload(self) -> None:
-        """Forget what was learnt about page boundaries: the rows have changed."""
-        self._boundaries.clear()
+        """Forget what was learnt about the rows: they, or their order, changed."""
+        self._count = None
+        self._before.clear()
+        self._at.clear()
 
     # The three questions of the table
 
@@ -138,34 +143,55 @@ class ProposalSource:
         query = select(func.count()).select_from(self._from())
         query = self._filtered(query)
         with self._engine.connect() as connection:
-            return int(connection.execute(query).scalar_one())
+            self._count = int(connection.execute(query).scalar_one())
+        return self._count
 
     def fetch(self, offset: int, limit: int) -> list[ProposalRecord]:
-        """At most `limit` proposals in the current order, from position `offset`."""
+        """At most `limit` proposals in the current order, from position `offset`.
+
+        A page next to one fetched before starts from that page's edge row
+        (keyset), forwards or backwards; a page in the second half of the list
+        is counted from the end, in the opposite order. Only a jump into the
+        middle steps over the rows before it.
+        """
+        if offset < 0 or limit <= 0:
+            return []
         sort = SORT_COLUMNS[self._sort_key]
         query = self._filtered(self._rows_query(sort.label("sort_value")))
-        if self._reverse:
-            query = query.order_by(sort.desc(), Proposal.id.desc())
+        backwards = False
+        if offset in self._before:
+            query = query.where(self._beyond(sort, self._before[offset], forward=True))
+        elif offset + limit in self._at:
+            backwards = True
+            query = query.where(
+                self._beyond(sort, self._at[offset + limit], forward=False)
+            )
         else:
-            query = query.order_by(sort.asc(), Proposal.id.asc())
-
-        boundary = self._boundaries.get(offset) if offset else None
-        if boundary is not None:
-            value, last_id = boundary
-            query = query.where(self._after(sort, value, last_id))
-        elif offset:
-            # Limitation: a page that does not follow one already fetched (a jump
-            # to the end, or to the middle with the scroll bar) is found with
-            # OFFSET, which the database answers by stepping over every earlier
-            # row: a jump to the end of a million proposals takes a moment.
-            query = query.offset(offset)
-        query = query.limit(limit)
+            total = self._count if self._count is not None else self.count()
+            if offset >= total:
+                return []
+            if offset > total // 2:
+                backwards = True
+                skip = max(0, total - offset - limit)
+                limit = min(limit, total - offset)
+            else:
+                skip = offset
+            # Limitation: a page that is no neighbour of one fetched before (a
+            # jump into the middle with the scroll bar) is found with OFFSET, which
+            # the database answers by stepping over every row before it: on a
+            # million proposals, sorted by a column without an index (name,
+            # current condition), that takes seconds.
+            query = query.offset(skip)
+        query = self._ordered(query, sort, backwards).limit(limit)
 
         with self._engine.connect() as connection:
             rows = list(connection.execute(query))
+        if backwards:
+            rows.reverse()
+            offset = offset + limit - len(rows)
         if rows:
-            last = rows[-1]
-            self._boundaries[offset + len(rows)] = (last.sort_value, last.id)
+            self._at[offset] = (rows[0].sort_value, rows[0].id)
+            self._before[offset + len(rows)] = (rows[-1].sort_value, rows[-1].id)
         return [_record(row) for row in rows]
 
     def keys(self) -> Iterator[int]:
@@ -205,14 +231,14 @@ class ProposalSource:
                     counts[(current, proposed)] += int(number)
         return counts
 
-    def open_ids(self, proposal_ids: Collection[int]) -> set[int]:
-        """Those of these ids that are still open proposals."""
+    def ids_for_customers(self, customer_nos: Iterable[str]) -> set[int]:
+        """The ids of the open proposals of these customers."""
         found: set[int] = set()
-        ids = list(proposal_ids)
+        numbers = list(dict.fromkeys(customer_nos))
         with self._engine.connect() as connection:
-            for start in range(0, len(ids), CHUNK):
-                chunk = ids[start : start + CHUNK]
-                query = select(Proposal.id).where(Proposal.id.in_(chunk))
+            for start in range(0, len(numbers), CHUNK):
+                chunk = numbers[start : start + CHUNK]
+                query = select(Proposal.id).where(Proposal.customer_no.in_(chunk))
                 found.update(int(i) for i in connection.execute(query).scalars())
         return found
 
@@ -257,13 +283,26 @@ class ProposalSource:
             sort_value,
         ).join(Customer, Customer.customer_no == Proposal.customer_no)
 
-    def _after(
-        self, sort: ColumnElement[Any], value: Any, last_id: int
+    def _ordered(
+        self, query: Select[Any], sort: ColumnElement[Any], backwards: bool
+    ) -> Select[Any]:
+        """ORDER BY the sort column, ties by id; `backwards` flips the direction."""
+        if self._reverse != backwards:
+            return query.order_by(sort.desc(), Proposal.id.desc())
+        return query.order_by(sort.asc(), Proposal.id.asc())
+
+    def _beyond(
+        self, sort: ColumnElement[Any], edge: tuple[Any, int], *, forward: bool
     ) -> ColumnElement[bool]:
-        """Rows that come after (value, last_id) in the current order."""
-        if self._reverse:
-            return or_(sort < value, and_(sort == value, Proposal.id < last_id))
-        return or_(sort > value, and_(sort == value, Proposal.id > last_id))
+        """The rows after `edge` in the current order, or before it.
+
+        Written as a range on the sort column first, so that the database can
+        seek in its index rather than test every row.
+        """
+        value, edge_id = edge
+        if forward != self._reverse:
+            return and_(sort >= value, or_(sort > value, Proposal.id > edge_id))
+        return and_(sort <= value, or_(sort < value, Proposal.id < edge_id))
 
 
 def _record(row: Any) -> ProposalRecord:

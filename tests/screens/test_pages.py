@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from screen_support import OPERATOR, SIZE, Store, settle
+from screen_support import OPERATOR, REFERENCE, SIZE, Store, settle
 from textual.command import CommandPalette
 
 from segment_tui import services
@@ -127,3 +127,16 @@ async def test_setup_shows_segments_in_order(store: Store) -> None:
         ]
         assert "late_ratio ≥ 0.5" in conditions
         assert page.query_one("#dunning-conditions").row_count == 4
+
+
+async def test_unknown_customer_says_so(store: Store) -> None:
+    app = store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(CustomerScreen(store.engine, "NOPE", REFERENCE))
+        await settle(pilot)
+        message = app.screen.query_one("#customer-loading")
+        assert "There is no customer NOPE." in str(message.render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ProposalsScreen)

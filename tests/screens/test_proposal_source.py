@@ -60,6 +60,33 @@ def test_pages_one_after_another_equal_one_fetch(
     assert paged(source, 4) == whole
 
 
+@pytest.mark.parametrize("column", sorted(SORT_COLUMNS))
+@pytest.mark.parametrize("reverse", [False, True])
+def test_pages_from_the_end_upwards_equal_one_fetch(
+    store: Store, column: str, reverse: bool
+) -> None:
+    source = ProposalSource(store.engine)
+    source.set_sort(column, reverse)
+    whole = all_rows(source)
+    source.reload()
+    size = 4
+    ids: list[int] = []
+    start = (len(whole) - 1) // size * size
+    for offset in range(start, -1, -size):  # End, then page up to the top
+        ids[:0] = [record.id for record in source.fetch(offset, size)]
+    assert ids == whole
+
+
+@pytest.mark.parametrize("column", ["name", "overdue_amount"])
+def test_any_page_equals_its_slice(store: Store, column: str) -> None:
+    source = ProposalSource(store.engine)
+    source.set_sort(column)
+    whole = all_rows(source)
+    for offset in (0, 1, 7, len(whole) // 2, len(whole) - 5, len(whole) - 1):
+        source.reload()
+        assert [r.id for r in source.fetch(offset, 6)] == whole[offset : offset + 6]
+
+
 def test_sort_by_amount_is_numeric_not_textual(store: Store) -> None:
     source = ProposalSource(store.engine)
     source.set_sort("overdue_amount", reverse=True)
@@ -113,7 +140,7 @@ def test_keys_are_the_filtered_ids(store: Store) -> None:
     assert sorted(source.keys()) == sorted(all_rows(source))
 
 
-def test_transitions_and_open_ids(store: Store) -> None:
+def test_transitions_and_ids(store: Store) -> None:
     source = ProposalSource(store.engine)
     records = source.fetch(0, 5)
     ids = [r.id for r in records]
@@ -121,6 +148,7 @@ def test_transitions_and_open_ids(store: Store) -> None:
     assert sum(counts.values()) == 5
     for record in records:
         assert counts[(record.current_condition, record.proposed_condition)] >= 1
-    assert source.open_ids([*ids, 999_999]) == set(ids)
+    customers = [r.customer_no for r in records]
+    assert source.ids_for_customers([*customers, "nobody"]) == set(ids)
     assert source.customer_no(ids[0]) == records[0].customer_no
     assert source.customer_no(999_999) is None
