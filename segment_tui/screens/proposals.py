@@ -197,14 +197,35 @@ class ProposalsScreen(Screen[None]):
         operator) the marks are cleared: the store may give the new proposals the
         ids of the old ones.
         """
+        table = self.table
         shown_run = self.run.run_id if self.run else None
+        cursor_key = table.cursor_key
         self.source.reload()
         self._read_run()
         if self.run is not None and self.run.run_id != shown_run:
-            self.table.clear_marks()
-        self.table.refresh_rows()
+            table.clear_marks()
+            cursor_key = None
+        table.refresh_rows()
+        if cursor_key is not None:
+            self._follow(cursor_key, table.cursor_row)
         self._show_status()
         self.refresh_bindings()
+
+    @work(thread=True, exclusive=True, group="cursor")
+    def _follow(self, proposal_id: int, row: int) -> None:
+        """Put the cursor back on its proposal, which rows above it may have left.
+
+        In a thread: finding a row's place counts the rows before it, which on
+        a large list sorted by name takes a few seconds.
+        """
+        position = self.source.position(proposal_id)
+        if position is not None and position != row:
+            self.app.call_from_thread(self._move_cursor, row, position)
+
+    def _move_cursor(self, expected: int, position: int) -> None:
+        # Only if the operator has not moved it meanwhile.
+        if self.table.cursor_row == expected:
+            self.table.move_cursor(row=position)
 
     # Which keys apply now
 

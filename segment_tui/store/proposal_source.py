@@ -211,6 +211,27 @@ class ProposalSource:
             found = connection.execute(query).scalar_one_or_none()
         return None if found is None else str(found)
 
+    def position(self, proposal_id: int) -> int | None:
+        """Where an open proposal is in the current order and filter, or None."""
+        sort = SORT_COLUMNS[self._sort_key]
+        edge_query = self._filtered(
+            select(sort.label("sort_value"))
+            .select_from(self._from(joined=True))
+            .where(Proposal.id == proposal_id)
+        )
+        with self._engine.connect() as connection:
+            edge = connection.execute(edge_query).first()
+            if edge is None:
+                return None
+            before = self._filtered(
+                select(func.count())
+                .select_from(self._from(joined=True))
+                .where(
+                    self._beyond(sort, (edge.sort_value, proposal_id), forward=False)
+                )
+            )
+            return int(connection.execute(before).scalar_one())
+
     def transitions(
         self, proposal_ids: Collection[int]
     ) -> Counter[tuple[str | None, str]]:
@@ -244,9 +265,9 @@ class ProposalSource:
 
     # Building the queries
 
-    def _from(self) -> Any:
-        """Proposals alone, or joined with customers when the filter needs names."""
-        if self._filter:
+    def _from(self, *, joined: bool = False) -> Any:
+        """Proposals alone, or joined with customers when names are needed."""
+        if joined or self._filter:
             return Proposal.__table__.join(
                 Customer.__table__, Customer.customer_no == Proposal.customer_no
             )

@@ -8,10 +8,10 @@ from segment_tui import services
 from segment_tui.store.history_source import HistorySource
 
 
-def test_pages_are_newest_first_and_add_up(store: Store) -> None:
-    services.apply_proposals(store.engine, services.Selection(all=True), OPERATOR)
-    expected = [change.customer_no for change in services.history(store.engine)]
-    source = HistorySource(store.engine)
+def test_pages_are_newest_first_and_add_up(any_store: Store) -> None:
+    services.apply_proposals(any_store.engine, services.Selection(all=True), OPERATOR)
+    expected = [change.customer_no for change in services.history(any_store.engine)]
+    source = HistorySource(any_store.engine)
     assert source.count() == len(expected) > 10
 
     paged: list[str] = []
@@ -21,7 +21,7 @@ def test_pages_are_newest_first_and_add_up(store: Store) -> None:
         offset += len(page)
     assert paged == expected
 
-    fresh = HistorySource(store.engine)
+    fresh = HistorySource(any_store.engine)
     assert [r.customer_no for r in fresh.fetch(5, 3)] == expected[5:8]
     ids = list(fresh.keys())
     assert ids == sorted(ids, reverse=True)

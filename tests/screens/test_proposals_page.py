@@ -382,3 +382,23 @@ async def test_a_run_made_meanwhile_refuses_the_delete(store: Store) -> None:
         assert "run 2 as of" in status_of(app)
         assert table_of(app).mark_count == 0
     assert open_proposals(store.engine) == replaced
+
+
+async def test_review_flow_on_every_backend(any_store: Store) -> None:
+    before = open_proposals(any_store.engine)
+    app = any_store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("space", "space", "a")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press("y")  # the cursor stayed on the third proposal
+        await settle(pilot)
+        await pilot.press("slash", *before[3][1].lower(), "enter")
+        await settle(pilot)
+        assert table_of(app).row_count == 1
+    assert open_proposals(any_store.engine) == before[3:]
+    assert len(services.history(any_store.engine)) == 2
