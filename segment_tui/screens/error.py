@@ -5,6 +5,7 @@ brackets), so the text is never read as markup.
 """
 
 import logging
+import traceback
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -33,16 +34,23 @@ def show_error(app: App[Any], title: str, error: BaseException | str) -> None:
     """Open the error dialog for a failure: its message, or the text given.
 
     An input error is the operator's to fix and says how; anything else is also
-    logged with its traceback, since the dialog shows only the first line.
+    logged, since the dialog shows only the first line of it.
     """
     if isinstance(error, str):
         message = error
     elif isinstance(error, InputError):
         message = _sentence(str(error))
     else:
-        log.error("%s", title, exc_info=error)
+        _log_failure(title, error)
         message = _("{problem} The details are in the log.", problem=_describe(error))
     app.push_screen(ErrorScreen(title, message))
+
+
+def _log_failure(title: str, error: BaseException) -> None:
+    # The kind of error and where it happened, but not its message: a database
+    # error's message carries the statement's parameters, customer data among them.
+    stack = "".join(traceback.format_tb(error.__traceback__)).rstrip()
+    log.error("%s: %s\n%s", title, type(error).__qualname__, stack)
 
 
 def _describe(error: BaseException) -> str:
