@@ -12,7 +12,6 @@ no product code knows about the test.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import signal
 import sqlite3
 import time
@@ -129,19 +128,11 @@ def wait_until_writing(url: str, process: object) -> None:
         time.sleep(0.005)
 
 
-IMPORTER_MISSING = importlib.util.find_spec("segment_tui.importing") is None
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "command",
     [
-        pytest.param(
-            "import",
-            marks=pytest.mark.skipif(
-                IMPORTER_MISSING, reason="segment_tui.importing is not in the tree yet"
-            ),
-        ),
+        "import",
         "propose",
         "apply",
     ],
