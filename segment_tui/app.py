@@ -18,6 +18,9 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 
+# Limitation: the key descriptions in the footers are translated when the screen
+# modules are first imported, so the language (`set_language`, SEGMENT_TUI_LANG)
+# must be chosen before this module is imported.
 from segment_tui.commands import PagesProvider
 from segment_tui.i18n import _
 from segment_tui.screens.error import show_error

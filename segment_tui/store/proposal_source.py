@@ -34,6 +34,9 @@ ESCAPE = "/"
 # The columns the list can be sorted by, by the key the screen uses for its column.
 # Conditions can be NULL (a customer without one); coalesced, so that NULLs sort as
 # the empty text on every database and the page boundaries can be compared.
+# Limitation: no index serves the coalesced current condition, so with that sort
+# every page is sorted afresh from all open proposals: about half a second a page
+# on 770,000 proposals in SQLite. The other columns have an index.
 _proposal = Proposal.__table__.c
 _customer = Customer.__table__.c
 
