@@ -152,8 +152,19 @@ def customer_totals_query(
     customer_nos: list[str] | None = None,
 ) -> Any:
     """Every customer (or the given ones) with its totals, in customer number order."""
-    ledger = ledger_totals_query(reference, lookback_months, tolerance).subquery("lt")
-    reminders = reminder_totals_query(reference, lookback_months).subquery("rt")
+    ledger_query = ledger_totals_query(reference, lookback_months, tolerance)
+    reminder_query = reminder_totals_query(reference, lookback_months)
+    if customer_nos is not None:
+        # Filter inside the aggregates too: for one customer's page the database
+        # then reads that customer's entries only, not the whole ledger.
+        ledger_query = ledger_query.where(
+            LedgerEntry.__table__.c.customer_no.in_(customer_nos)
+        )
+        reminder_query = reminder_query.where(
+            Reminder.__table__.c.customer_no.in_(customer_nos)
+        )
+    ledger = ledger_query.subquery("lt")
+    reminders = reminder_query.subquery("rt")
     customer = Customer.__table__
     cu = customer.c
     zero: ColumnElement[int] = literal_column("0", Integer())
