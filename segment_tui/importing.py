@@ -33,8 +33,13 @@ own bind processors, so the stored values are the same as through the ORM.
 import codecs
 import csv
 import logging
+import os
+import pickle
+import subprocess
+import sys
 import time
 import tomllib
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,6 +65,7 @@ from sqlalchemy import (
     values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.sql import bindparam
 from sqlalchemy.sql.expression import Insert, TableClause
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
@@ -470,6 +476,8 @@ class _Cells:
 
     def date(self, text: str, line: int, product_field: str) -> tuple[date, Any]:
         """The date in `text` and its stored form; cached."""
+        if not text.strip():
+            self.file.refuse(line, product_field, text, "is empty; a date is required")
         try:
             day = datetime.strptime(text.strip(), self.date_format).date()
         except ValueError:
@@ -486,6 +494,10 @@ class _Cells:
 
     def amount(self, text: str, line: int, product_field: str) -> tuple[int, Any]:
         """The amount in `text` as whole cents, and its stored form; cached."""
+        if not text.strip():
+            self.file.refuse(
+                line, product_field, text, "is empty; an amount is required"
+            )
         cents = self.cents(text.strip())
         if cents is None:
             expected = f"is not an amount with decimal separator {self.decimal!r}"
@@ -520,14 +532,14 @@ class _Cells:
         if negative or text[:1] == "+":
             text = text[1:]
         whole, _, fraction = text.partition(".")
+        digits = whole + fraction
+        if not (digits and digits.isascii() and digits.isdigit()):
+            return None
         if len(fraction) > 2:
             if fraction[2:].strip("0"):
                 return "has more than 2 decimals"
             fraction = fraction[:2]
-        digits = whole + fraction.ljust(2, "0")
-        if not (whole or fraction) or not (digits.isascii() and digits.isdigit()):
-            return None
-        cents = int(digits)
+        cents = int(whole + fraction.ljust(2, "0"))
         return -cents if negative else cents
 
     def boolean(self, text: str, line: int, product_field: str) -> Any:
@@ -610,27 +622,63 @@ def _positional(dialect: Dialect) -> Dialect:
 
 
 class _Statement:
-    """A Core statement compiled once, run for many rows of plain tuples.
+    """An INSERT compiled once, run for many rows of plain tuples.
 
     Passing tuples straight to the driver skips SQLAlchemy's per-row parameter
     processing, which costs more than the insert; the rows must therefore already
-    hold the stored form of each value, in the order of `columns`.
+    hold the stored form of each value, in the order of `columns`. On PostgreSQL
+    each statement carries many rows: one statement per row, even pipelined, made
+    the server the bottleneck.
     """
 
-    def __init__(self, statement: Insert, dialect: Dialect, columns: Sequence[str]):
+    def __init__(
+        self,
+        make: Callable[[list[dict[str, Any]] | None], Insert],
+        dialect: Dialect,
+        columns: Sequence[str],
+    ) -> None:
+        self.columns = list(columns)
+        self.dialect = _positional(dialect)
+        self.single = self._compile(make, 1)
+        self.per_statement = 500 if dialect.name == "postgresql" else 1
+        self.multiple = (
+            self._compile(make, self.per_statement) if self.per_statement > 1 else ""
+        )
+
+    def _compile(
+        self, make: Callable[[list[dict[str, Any]] | None], Insert], rows: int
+    ) -> str:
+        if rows == 1:
+            statement = make(None)
+            expected = self.columns
+        else:
+            placeholders: list[dict[str, Any]] = [
+                {name: bindparam(f"r{i}_{name}") for name in self.columns}
+                for i in range(rows)
+            ]
+            statement = make(placeholders)
+            expected = [f"r{i}_{name}" for i in range(rows) for name in self.columns]
         compiled = statement.compile(
-            dialect=_positional(dialect),
-            column_keys=list(columns),
-            for_executemany=True,
+            dialect=self.dialect, column_keys=self.columns, for_executemany=rows == 1
         )
         order = list(compiled.positiontup or ())
-        if order != list(columns):
-            raise RuntimeError(f"parameters in the order {order}, not {columns}")
-        self.sql = str(compiled)
+        if order != expected:
+            raise RuntimeError(f"parameters in the order {order}, not {expected}")
+        return str(compiled)
 
     def run(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            connection.exec_driver_sql(self.sql, rows)
+        size = self.per_statement
+        whole = len(rows) - len(rows) % size if size > 1 else 0
+        if whole:
+            connection.exec_driver_sql(
+                self.multiple,
+                [
+                    tuple(chain.from_iterable(rows[start : start + size]))
+                    for start in range(0, whole, size)
+                ],
+            )
+        if rows[whole:]:
+            connection.exec_driver_sql(self.single, rows[whole:])
 
 
 class _Lookup:
@@ -691,11 +739,20 @@ class _Lookup:
 
 
 def _upsert(
-    target: TableClause, dialect: Dialect, key: Sequence[str], values: Sequence[str]
+    target: TableClause,
+    dialect: Dialect,
+    key: Sequence[str],
+    values: Sequence[str],
+    rows: list[dict[str, Any]] | None = None,
 ) -> Insert:
-    """INSERT, or UPDATE of `values` where a row with the same `key` exists."""
+    """INSERT, or UPDATE of `values` where a row with the same `key` exists.
+
+    `rows` gives the rows of a many-row INSERT, as bound parameters.
+    """
     if dialect.name == "postgresql":
         pg_statement = postgresql.insert(target)
+        if rows is not None:
+            pg_statement = pg_statement.values(rows)
         excluded = pg_statement.excluded
         if not values:
             return pg_statement.on_conflict_do_nothing(index_elements=list(key))
@@ -704,6 +761,8 @@ def _upsert(
         )
     if dialect.name == "sqlite":
         lite_statement = sqlite.insert(target)
+        if rows is not None:
+            lite_statement = lite_statement.values(rows)
         lite_excluded = lite_statement.excluded
         if not values:
             return lite_statement.on_conflict_do_nothing(index_elements=list(key))
@@ -718,21 +777,34 @@ def _upsert(
 
 
 @contextmanager
-def _large_page_cache(connection: Connection) -> Iterator[None]:
-    """On SQLite, a page cache that holds the indexes a large import writes to.
+def _tuned_for_import(connection: Connection) -> Iterator[None]:
+    """The connection set up for a large import while the block runs, then reset.
 
-    With the default cache of 2 MB, index pages of a store with a million entries
-    are read again and again: the import runs about twice as fast with this one.
+    SQLite gets a page cache that holds the indexes the import writes to: with the
+    default of 2 MB, the index pages of a store with a million entries are read
+    again and again, and the import takes about twice as long.
+
+    psycopg gets no server-side prepared statements: PostgreSQL would keep the
+    plan it made for a lookup while the table was still empty (a scan) for the
+    rest of the import, which then slows down with every batch.
     """
-    if connection.dialect.name != "sqlite":
+    driver: Any = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+        connection.exec_driver_sql(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"PRAGMA cache_size = {int(before or 0)}")
+    elif hasattr(driver, "prepare_threshold"):
+        threshold = driver.prepare_threshold
+        driver.prepare_threshold = None
+        try:
+            yield
+        finally:
+            driver.prepare_threshold = threshold
+    else:
         yield
-        return
-    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
-    connection.exec_driver_sql(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before or 0)}")
 
 
 IMPORT_CACHE_KIB = 65_536
@@ -763,7 +835,13 @@ class _Customers:
             and c.name not in ("customer_no", "name", "dunning_condition")
         }
         columns = ["customer_no", "name", "dunning_condition", *self.defaults]
-        self.insert = _Statement(_customer.insert(), dialect, columns)
+        self.insert = _Statement(
+            lambda rows: (
+                _customer.insert() if rows is None else _customer.insert().values(rows)
+            ),
+            dialect,
+            columns,
+        )
 
     def meet(self, customer_nos: set[str], names: dict[str, str]) -> None:
         """Make sure these customers exist, with the names of `names` where given."""
@@ -850,18 +928,16 @@ class _LedgerWriter:
         dialect = connection.dialect
         self.lookup = _Lookup(_ledger, LEDGER_KEY, LEDGER_COLUMNS, dialect)
         self.upsert = _Statement(
-            _upsert(_ledger, dialect, LEDGER_KEY, LEDGER_VALUES),
+            lambda rows: _upsert(_ledger, dialect, LEDGER_KEY, LEDGER_VALUES, rows),
             dialect,
             LEDGER_COLUMNS,
         )
 
     def write(self, rows: list[tuple[Any, ...]], names: dict[str, str]) -> None:
+        """Write one batch of rows, sorted by key, with the names of its customers."""
         self.customers.meet({row[0] for row in rows}, names)
         self.result.customers_created = self.customers.created
-        changed = self._changed(rows)
-        # In key order, the index pages are visited once each rather than at random.
-        changed.sort()
-        self.upsert.run(self.connection, changed)
+        self.upsert.run(self.connection, self._changed(rows))
 
     def _changed(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The rows that are new or differ from the store; counts all three kinds."""
@@ -901,26 +977,147 @@ def import_ledger(
     started = time.perf_counter()
     result = ImportResult()
     warnings = _Warnings()
-    with write_transaction(engine) as connection, _open(file, mapping) as source:
+    with write_transaction(engine) as connection:
         if condition is not None:
             ensure_conditions(connection, {condition: ""})
         writer = _LedgerWriter(connection, condition, result)
-        cells = _Cells(source, connection.dialect)
-        with _large_page_cache(connection):
-            _read_ledger(source, cells, writer, result, warnings)
+        with _tuned_for_import(connection):
+            for rows, names in _parsed_ledger(file, mapping, engine.dialect, warnings):
+                result.rows += len(rows)
+                writer.write(rows, names)
     result.warnings = warnings.as_list()
     _log_done("ledger", result, started)
     return result
 
 
-def _read_ledger(
-    source: _File,
-    cells: _Cells,
-    writer: _LedgerWriter,
-    result: ImportResult,
-    warnings: _Warnings,
-) -> None:
-    """Check and convert every row of a ledger file, writing in batches.
+# A batch of ledger rows in the stored form, and the customer names they carry.
+Batch = tuple[list[tuple[Any, ...]], dict[str, str]]
+
+# From this size on a ledger file is parsed in a second process while this one
+# writes: parsing and writing each take about half of an import's time, and
+# starting the process takes about a second.
+PARALLEL_FROM_BYTES = 32 * 1024 * 1024
+
+
+def _parsed_ledger(
+    file: Path, mapping: Mapping, dialect: Dialect, warnings: _Warnings
+) -> Iterator[Batch]:
+    """The batches of a ledger file, parsed here or, if large, in a second process."""
+    try:
+        large = file.stat().st_size >= PARALLEL_FROM_BYTES
+    except OSError:
+        large = False  # _open says what is wrong with the file
+    if large:
+        child = _ParserProcess(file, mapping, dialect, warnings)
+        if child.started:
+            yield from child.batches()
+            return
+    with _open(file, mapping) as source:
+        yield from _ledger_batches(source, _Cells(source, dialect), warnings)
+
+
+class _ParserProcess:
+    """A second Python process that parses a ledger file and sends its batches back.
+
+    It runs the same code as an import within one process (`_ledger_batches`), so
+    results and refusals are the same; a refusal comes back as its message. The
+    batches travel pickled through a pipe, which also keeps the parser at most a
+    batch or so ahead of the writer. A plain subprocess rather than
+    multiprocessing, which would run the caller's main script again in the child.
+    """
+
+    def __init__(
+        self, file: Path, mapping: Mapping, dialect: Dialect, warnings: _Warnings
+    ) -> None:
+        self.warnings = warnings
+        self.started = False
+        if not sys.executable:
+            return
+        # -P: the child imports segment_tui from where this process has it, not
+        # from the current folder.
+        environment = dict(os.environ)
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [
+                str(Path(__file__).resolve().parents[1]),
+                environment.get("PYTHONPATH", ""),
+            ]
+        )
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-P", "-c", _CHILD_COMMAND],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=environment,
+            )
+        except OSError:
+            log.info("ledger import: no second process, parsing in this one")
+            return
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.results = self.process.stdout
+        with self.process.stdin as orders:
+            pickle.dump((file, mapping, f"{dialect.name}+{dialect.driver}"), orders)
+        self.started = True
+
+    def batches(self) -> Iterator[Batch]:
+        try:
+            while True:
+                try:
+                    kind, payload = pickle.load(self.results)
+                except EOFError:
+                    raise RuntimeError(
+                        "the process parsing the ledger file ended with exit code "
+                        f"{self.process.wait()} before it was done"
+                    ) from None
+                if kind == "batch":
+                    yield payload
+                elif kind == "done":
+                    self.warnings.listed, self.warnings.more = payload
+                    return
+                elif kind == "refused":
+                    raise InputError(payload)
+                else:
+                    raise RuntimeError(f"parsing the ledger file failed:\n{payload}")
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            self.results.close()
+
+
+_CHILD_COMMAND = (
+    "from segment_tui.importing import _parse_for_parent; _parse_for_parent()"
+)
+
+
+def _parse_for_parent() -> None:
+    """The parsing process of `_ParserProcess`: orders on stdin, batches on stdout."""
+    results = sys.stdout.buffer
+    warnings = _Warnings()
+
+    def send(kind: str, payload: Any) -> None:
+        pickle.dump((kind, payload), results, protocol=pickle.HIGHEST_PROTOCOL)
+        results.flush()
+
+    try:
+        file, mapping, dialect_name = pickle.load(sys.stdin.buffer)
+        dialect = make_url(f"{dialect_name}://").get_dialect()()
+        with _open(file, mapping) as source:
+            for batch in _ledger_batches(source, _Cells(source, dialect), warnings):
+                send("batch", batch)
+        send("done", (warnings.listed, warnings.more))
+    except InputError as refusal:
+        send("refused", str(refusal))
+    except BrokenPipeError:
+        pass  # the importer has gone: nobody to tell
+    except Exception:
+        send("failed", traceback.format_exc())
+
+
+def _ledger_batches(
+    source: _File, cells: _Cells, warnings: _Warnings
+) -> Iterator[Batch]:
+    """Check and convert every row of a ledger file, in batches of stored rows.
 
     One loop with its lookups in local names: it runs once per row of files with
     millions of rows, so the common case (a text whose date or amount was seen
@@ -952,7 +1149,6 @@ def _read_ledger(
     occurrences: dict[str, int] = {}
     batch: list[tuple[Any, ...]] = []
     names: dict[str, str] = {}
-    rows = 0
     last = reader.line_num
 
     for row in reader:
@@ -1053,14 +1249,15 @@ def _read_ledger(
             )
         )
         if len(batch) >= BATCH_ROWS:
-            rows += len(batch)
-            writer.write(batch, names)
+            # In key order, the writer visits each index page once, not at random;
+            # sorted here because in a second process this costs the writer nothing.
+            batch.sort()
+            yield batch, names
             batch = []
             names = {}
 
-    rows += len(batch)
-    writer.write(batch, names)
-    result.rows = rows
+    batch.sort()
+    yield batch, names
 
 
 # ---------------------------------------------------------------------------
@@ -1080,7 +1277,11 @@ def import_customers(engine: Engine, file: Path, mapping: Mapping) -> ImportResu
     result = ImportResult()
     mapped = [f for f in OPTIONAL_FIELDS["customers"] if f in mapping.columns]
     fields = ["name", *mapped]
-    with write_transaction(engine) as connection, _open(file, mapping) as source:
+    with (
+        write_transaction(engine) as connection,
+        _tuned_for_import(connection),
+        _open(file, mapping) as source,
+    ):
         cells = _Cells(source, connection.dialect)
         writer = _CustomerWriter(connection, fields, result)
         lines: dict[str, int] = {}
@@ -1186,7 +1387,11 @@ def import_reminders(engine: Engine, file: Path, mapping: Mapping) -> ImportResu
     _check_kind(mapping, "reminders")
     started = time.perf_counter()
     result = ImportResult()
-    with write_transaction(engine) as connection, _open(file, mapping) as source:
+    with (
+        write_transaction(engine) as connection,
+        _tuned_for_import(connection),
+        _open(file, mapping) as source,
+    ):
         cells = _Cells(source, connection.dialect)
         writer = _ReminderWriter(connection, source, cells, result)
         batch: list[tuple[int, dict[str, Any]]] = []

@@ -118,7 +118,7 @@ def test_a_bad_amount_is_refused(store: Engine, tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("amount", ["1e3", "NaN", "1_000", "--5", "5-", "", " "])
+@pytest.mark.parametrize("amount", ["1e3", "NaN", "1_000", "--5", "5-", "1.2.3", "."])
 def test_texts_that_python_would_read_as_numbers_are_no_amounts(
     store: Engine, tmp_path: Path, amount: str
 ) -> None:
@@ -178,7 +178,9 @@ def test_an_empty_required_date_is_refused(store: Engine, tmp_path: Path) -> Non
 
     message = refused_ledger(store, file)
 
-    assert message.startswith(f"{file} line 2, column 'DueDate': ''")
+    assert message == (
+        f"{file} line 2, column 'DueDate': '' is empty; a date is required"
+    )
 
 
 def test_a_boolean_in_neither_list_is_refused(store: Engine, tmp_path: Path) -> None:
@@ -473,3 +475,13 @@ def test_a_long_condition_code_is_refused(store: Engine, tmp_path: Path) -> None
     message = refused_ledger(store, file, condition="X" * 21)
 
     assert message == f"dunning condition {'X' * 21!r} is longer than 20 characters"
+
+
+def test_an_empty_amount_is_refused(store: Engine, tmp_path: Path) -> None:
+    file = write(tmp_path, "ibm.csv", [IBM_HEADER, NEW_ROW.format(amount=" ")])
+
+    message = refused_ledger(store, file)
+
+    assert message == (
+        f"{file} line 2, column 'InvoiceAmount': ' ' is empty; an amount is required"
+    )

@@ -625,3 +625,70 @@ def test_shipped_mappings_load() -> None:
     for name, kind in kinds.items():
         assert shipped(name, kind).kind == kind
     assert sorted(p.name for p in MAPPINGS.glob("*.toml")) == sorted(kinds)
+
+
+# --- Large files: parsed in a second process --------------------------------------
+
+
+@pytest.fixture
+def in_a_second_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parse every ledger file in a second process, as for a large file."""
+    monkeypatch.setattr(importing, "PARALLEL_FROM_BYTES", 0)
+
+
+@pytest.mark.skipif(not IBM_FILE.exists(), reason="shared real data not present")
+def test_a_second_process_stores_the_same_as_one(
+    tmp_path: Path, in_a_second_process: None
+) -> None:
+    mapping = shipped("ibm-accounts-receivable.toml", "ledger")
+    stored = []
+    for name in ("one", "two"):
+        engine = make_engine(f"sqlite:///{tmp_path / name}.db")
+        create_schema(engine)
+        if name == "one":
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(importing, "PARALLEL_FROM_BYTES", 1 << 60)
+                importing.import_ledger(engine, IBM_FILE, mapping)
+        else:
+            result = importing.import_ledger(engine, IBM_FILE, mapping)
+            assert (result.rows, result.inserted) == (2466, 2466)
+        stored.append(
+            sorted(
+                (e.customer_no, e.entry_key, e.amount, e.closed_at, e.disputed)
+                for e in entries(engine)
+            )
+        )
+        engine.dispose()
+
+    assert stored[0] == stored[1]
+
+
+def test_a_second_process_sends_back_refusals_and_warnings(
+    store: Engine, tmp_path: Path, in_a_second_process: None
+) -> None:
+    mapping = load_mapping(write_mapping(tmp_path, PLAIN_MAPPING), "ledger")
+    good = write_csv(
+        tmp_path,
+        [PLAIN_HEADER, "C1,2024-03-05,2024-03-01,10.00,,"],
+        name="good.csv",
+    )
+    bad = write_csv(
+        tmp_path,
+        [PLAIN_HEADER, "C2,2024-03-05,2024-04-01,10.00,,", "C2,2024-13-05,x,1,,"],
+        name="bad.csv",
+    )
+
+    result = importing.import_ledger(store, good, mapping)
+    with pytest.raises(InputError) as refused:
+        importing.import_ledger(store, bad, mapping)
+
+    assert result.warnings == [
+        "line 2: due date 2024-03-01 is before posting date 2024-03-05; imported "
+        "as it is"
+    ]
+    assert str(refused.value) == (
+        f"{bad} line 3, column 'Posted': '2024-13-05' is not a date in the format "
+        "%Y-%m-%d"
+    )
+    assert count(store, LedgerEntry) == 1
+    assert count(store, Customer) == 1
