@@ -15,8 +15,9 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from segment_tui.customer_detail import default_reference
 from segment_tui.i18n import _
-from segment_tui.screens.customer import CustomerScreen, default_reference
+from segment_tui.screens.customer import CustomerScreen
 from segment_tui.screens.error import show_error
 from segment_tui.screens.formatting import condition_cell, moment, reason_text
 from segment_tui.store.history_source import HistorySource

@@ -25,11 +25,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from segment_tui import services
+from segment_tui.customer_detail import default_reference
 from segment_tui.i18n import _
 from segment_tui.screens.apply_proposals import ApplyProposalsDialog, SkippedProposals
 from segment_tui.screens.confirm_delete import ConfirmDelete
 from segment_tui.screens.create_proposals import CreateProposalsDialog
-from segment_tui.screens.customer import CustomerScreen, default_reference
+from segment_tui.screens.customer import CustomerScreen
 from segment_tui.screens.error import show_error
 from segment_tui.screens.formatting import (
     amount,

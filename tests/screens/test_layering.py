@@ -20,6 +20,9 @@ import pytest
         "segment_tui.store",
         "segment_tui.services",
         "segment_tui.store.proposal_source",
+        "segment_tui.customer_detail",
+        "segment_tui.importing",
+        "segment_tui.cli",
     ],
 )
 def test_domain_does_not_import_textual(module: str) -> None:
