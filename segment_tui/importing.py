@@ -27,7 +27,8 @@ once per distinct text, amounts are read without `Decimal` where the text is pla
 rows are written as tuples through the driver with a statement that SQLAlchemy compiles
 once for the database at hand: its per-row parameter handling would cost more than the
 insert itself. Rows are converted to the column types' stored form here, by the types'
-own bind processors, so the stored values are the same as through the ORM.
+own bind processors, so the stored values are the same as through the ORM. A large
+file is parsed in a second process while this one writes (`_ParserProcess`).
 """
 
 import codecs
@@ -346,6 +347,9 @@ class _File:
         self.reader = csv.reader(stream, delimiter=mapping.source.delimiter)
         try:
             header = next(self.reader)
+            # Excel writes "sep=;" above the header when asked to name its delimiter.
+            if len(header) <= 2 and "".join(header).strip().startswith("sep="):
+                header = next(self.reader)
         except StopIteration:
             raise InputError(
                 f"{path} has no header line; the first line must name the columns"
@@ -1012,6 +1016,12 @@ def _parsed_ledger(
         if child.started:
             yield from child.batches()
             return
+    yield from _parsed_here(file, mapping, dialect, warnings)
+
+
+def _parsed_here(
+    file: Path, mapping: Mapping, dialect: Dialect, warnings: _Warnings
+) -> Iterator[Batch]:
     with _open(file, mapping) as source:
         yield from _ledger_batches(source, _Cells(source, dialect), warnings)
 
@@ -1024,17 +1034,20 @@ class _ParserProcess:
     batches travel pickled through a pipe, which also keeps the parser at most a
     batch or so ahead of the writer. A plain subprocess rather than
     multiprocessing, which would run the caller's main script again in the child.
+    A child that cannot start, or ends before its first word, leaves the parsing
+    to this process.
     """
 
     def __init__(
         self, file: Path, mapping: Mapping, dialect: Dialect, warnings: _Warnings
     ) -> None:
+        self.orders = (file, mapping, dialect)
         self.warnings = warnings
         self.started = False
         if not sys.executable:
             return
-        # -P: the child imports segment_tui from where this process has it, not
-        # from the current folder.
+        # -P and PYTHONPATH: the child imports segment_tui from where this process
+        # has it, not from the current folder.
         environment = dict(os.environ)
         environment["PYTHONPATH"] = os.pathsep.join(
             [
@@ -1055,20 +1068,34 @@ class _ParserProcess:
             return
         assert self.process.stdin is not None and self.process.stdout is not None
         self.results = self.process.stdout
-        with self.process.stdin as orders:
-            pickle.dump((file, mapping, f"{dialect.name}+{dialect.driver}"), orders)
+        try:
+            with self.process.stdin as orders:
+                pickle.dump((file, mapping, f"{dialect.name}+{dialect.driver}"), orders)
+        except BrokenPipeError:
+            pass  # the child has ended already; batches() finds out
         self.started = True
 
     def batches(self) -> Iterator[Batch]:
+        heard = False
         try:
             while True:
                 try:
                     kind, payload = pickle.load(self.results)
                 except EOFError:
-                    raise RuntimeError(
-                        "the process parsing the ledger file ended with exit code "
-                        f"{self.process.wait()} before it was done"
-                    ) from None
+                    code = self.process.wait()
+                    if heard:
+                        raise RuntimeError(
+                            "the process parsing the ledger file ended with exit "
+                            f"code {code} before it was done"
+                        ) from None
+                    log.warning(
+                        "ledger import: the second process ended with exit code "
+                        "%s at its start; parsing in this one",
+                        code,
+                    )
+                    yield from _parsed_here(*self.orders, self.warnings)
+                    return
+                heard = True
                 if kind == "batch":
                     yield payload
                 elif kind == "done":
@@ -1146,6 +1173,9 @@ def _ledger_batches(
     parse_amount = cells.amount
     parse_boolean = cells.boolean
     stored_false = cells.stored_false
+    # Limitation: numbering identical rows and finding repeated document numbers
+    # needs the keys of every row read so far, about 100 bytes a row (100 MB for a
+    # million rows); everything else an import holds stays the same size.
     occurrences: dict[str, int] = {}
     batch: list[tuple[Any, ...]] = []
     names: dict[str, str] = {}

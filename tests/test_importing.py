@@ -692,3 +692,40 @@ def test_a_second_process_sends_back_refusals_and_warnings(
     )
     assert count(store, LedgerEntry) == 1
     assert count(store, Customer) == 1
+
+
+def test_a_second_process_that_cannot_start_leaves_the_parsing_to_this_one(
+    store: Engine,
+    tmp_path: Path,
+    in_a_second_process: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importing, "_CHILD_COMMAND", "raise SystemExit(3)")
+    mapping = load_mapping(write_mapping(tmp_path, PLAIN_MAPPING), "ledger")
+    file = write_csv(tmp_path, [PLAIN_HEADER, "C1,2024-01-05,2024-02-04,10.00,,"])
+
+    result = importing.import_ledger(store, file, mapping)
+
+    assert (result.rows, result.inserted) == (1, 1)
+
+
+def test_an_excel_sep_line_above_the_header_is_skipped(
+    store: Engine, tmp_path: Path
+) -> None:
+    mapping = load_mapping(MAPPINGS / "nl-grootboekposten.toml", "ledger")
+    file = write_csv(
+        tmp_path,
+        [
+            "sep=;",
+            "Klantnummer;Naam;Documentnummer;Boekingsdatum;Vervaldatum;Bedrag;"
+            "Openstaand bedrag;Vereffend op;Betwist",
+            "K1;;F1;01-03-2024;31-03-2024;10,00;;;",
+            "K1;;F2;01-03-2024;31-03-2024;x;;;",
+        ],
+        encoding="cp1252",
+    )
+
+    with pytest.raises(InputError) as refused:
+        importing.import_ledger(store, file, mapping)
+
+    assert f"{file} line 4, column 'Bedrag': 'x'" in str(refused.value)
