@@ -174,7 +174,13 @@ def _location(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
                     entry = items[position]
             code = entry.get("code") if isinstance(entry, Mapping) else None
             name = "segment" if key == "segment" else "dunning condition"
-            label = f"{name} {code!r}" if code else f"{name} #{int(position) + 1}"
+            # A code that is no text (code = true) is what is wrong: the position
+            # names the table instead of Python's spelling of the value.
+            label = (
+                f"{name} {code!r}"
+                if isinstance(code, str) and code
+                else f"{name} #{int(position) + 1}"
+            )
             parts.append(label)
             node = entry
             index += 2
@@ -303,9 +309,11 @@ def parse_setup(text: str, source: str) -> Setup:
 
 
 def load_setup(path: Path) -> Setup:
-    """Read and validate a setup file."""
+    """Read and validate a setup file (UTF-8, with or without a byte-order mark)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # Notepad and other Windows editors may start the file with a byte-order
+        # mark, which TOML does not allow; utf-8-sig reads the file without it.
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SetupError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
