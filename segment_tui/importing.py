@@ -424,7 +424,36 @@ def _open(path: Path, mapping: Mapping) -> Iterator[_File]:
             f'the file\'s encoding in [source] of {mapping.name}, e.g. "cp1252"'
         ) from None
     except csv.Error as exc:
-        raise InputError(f"{path} cannot be read as CSV: {exc}") from None
+        line = _unreadable_record_line(path, mapping)
+        raise InputError(
+            f"{path} line {line} cannot be read as CSV: {_csv_problem(exc)}"
+        ) from None
+
+
+def _unreadable_record_line(path: Path, mapping: Mapping) -> int:
+    """The line on which the row that the csv module refuses begins."""
+    # The reader only tells the line it has reached, which for a quote that is never
+    # closed is far below the row at fault; reading again, row by row, tells where
+    # that row began. Only done when the import is refused.
+    last = 0
+    with path.open(encoding=mapping.source.encoding, newline="") as stream:
+        reader = csv.reader(stream, delimiter=mapping.source.delimiter)
+        try:
+            for _ in reader:
+                last = reader.line_num
+        except csv.Error:
+            pass
+    return last + 1
+
+
+def _csv_problem(error: csv.Error) -> str:
+    """The csv module's refusal in the operator's words, where it has some."""
+    if "field larger than field limit" in str(error):
+        return (
+            f"a field of this row is longer than {csv.field_size_limit()} "
+            "characters; check that every quote that opens a text is closed"
+        )
+    return str(error)
 
 
 def _undecodable_line(path: Path, encoding: str) -> int:

@@ -484,21 +484,30 @@ def test_a_nul_character_in_a_text_cell_is_refused_with_its_line(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="importing: the csv module's 'field larger than field limit (131072)' is "
-    "passed on without the line or the column it happened in",
+@pytest.mark.parametrize(
+    "quote", [False, True], ids=["huge-field", "quote-never-closed"]
 )
-def test_a_huge_field_is_refused_with_its_line(
-    baseline: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+def test_a_field_too_long_for_csv_is_refused_with_the_line_its_row_starts_on(
+    baseline: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, quote: bool
 ) -> None:
-    file = huge_field_file(tmp_path / "ledger.csv")
+    file = tmp_path / "ledger.csv"
+    if quote:
+        # The quote opened on line 3 swallows the 5,000 rows below it.
+        row = IBM_ROW.format(customer="0379-NEVHP", document="0000900001", amount="1")
+        lines = [IBM_HEADER, row, row.replace("Paper", '"Paper'), *[row] * 5000]
+        file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    else:
+        huge_field_file(file)
 
     assert_refused_row(
         capsys,
         baseline,
         ["import", "ledger", str(file), "--mapping", str(IBM)],
-        [f"{file} line 3", "'customerID'"],
+        [
+            f"{file} line 3 cannot be read as CSV: a field of this row is longer "
+            "than 131072 characters; check that every quote that opens a text is "
+            "closed"
+        ],
     )
 
 
