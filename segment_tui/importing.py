@@ -130,6 +130,11 @@ CUSTOMER_NO_WIDTH = 40
 DOCUMENT_NO_WIDTH = 40
 NAME_WIDTH = 200
 CONDITION_WIDTH = 20
+# Amounts are NUMERIC(18, 2) in PostgreSQL: 16 digits before the decimal point. The
+# whole cents of SQLite's INTEGER would hold more; the bound is the same on both.
+AMOUNT_WHOLE_DIGITS = 16
+# Reminder levels are a 32-bit INTEGER.
+LEVEL_MAX = 2_147_483_647
 
 
 # ---------------------------------------------------------------------------
@@ -572,6 +577,12 @@ class _Cells:
             if fraction[2:].strip("0"):
                 return "has more than 2 decimals"
             fraction = fraction[:2]
+        whole = whole.lstrip("0")
+        if len(whole) > AMOUNT_WHOLE_DIGITS:
+            return (
+                "is larger than the store holds: at most "
+                f"{AMOUNT_WHOLE_DIGITS} digits before the decimal separator"
+            )
         cents = int(whole + fraction.ljust(2, "0"))
         return -cents if negative else cents
 
@@ -1465,10 +1476,18 @@ def import_reminders(engine: Engine, file: Path, mapping: Mapping) -> ImportResu
                 source.refuse(
                     line, "level", text, "is not a reminder level (a whole number)"
                 )
+            significant = text.lstrip("0") or "0"
+            if len(significant) > len(str(LEVEL_MAX)) or int(significant) > LEVEL_MAX:
+                source.refuse(
+                    line,
+                    "level",
+                    text,
+                    f"is larger than the store holds (at most {LEVEL_MAX})",
+                )
             record = {
                 "customer_no": customer_no,
                 "issued_on": issued_on[0],
-                "level": int(text),
+                "level": int(significant),
             }
             batch.append((line, record))
             if len(batch) >= BATCH_ROWS:

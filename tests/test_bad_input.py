@@ -39,7 +39,7 @@ from segment_tui.cli import main
 from segment_tui.errors import InputError
 from segment_tui.importing import load_mapping
 from segment_tui.store.engine import make_engine
-from segment_tui.store.models import Customer
+from segment_tui.store.models import Customer, LedgerEntry, Reminder
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "tests" / "data" / "bad"
@@ -407,42 +407,63 @@ def assert_refused_row(
     assert fingerprint(store) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="importing: an amount beyond NUMERIC(18,2) is not checked; SQLite stores "
-    "10^16 (PostgreSQL refuses it as 'the store cannot be used: numeric field "
-    "overflow'), and 17 digits or 5000 digits end in exit status 1",
-)
 @pytest.mark.parametrize(
     "amount",
-    ["10000000000000000.00", "9" * 17, "1" * 5000],
+    ["10000000000000000.00", "-99999999999999999", "1" * 5000],
     ids=["10^16", "17-digits", "5000-digits"],
 )
 def test_an_amount_larger_than_the_store_holds_is_refused_with_its_line(
-    store: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, amount: str
+    baseline: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, amount: str
 ) -> None:
+    # Before, SQLite stored 10^16 that PostgreSQL refused as "the store cannot be
+    # used: numeric field overflow", and 17 or 5000 digits ended in exit status 1.
     file = tmp_path / "ledger.csv"
     row = IBM_ROW.format(customer="0379-NEVHP", document="0000900001", amount=amount)
     file.write_text(f"{IBM_HEADER}\n{row}\n", encoding="utf-8")
 
     assert_refused_row(
         capsys,
-        store,
+        baseline,
         ["import", "ledger", str(file), "--mapping", str(IBM)],
-        [f"{file} line 2, column 'InvoiceAmount'"],
+        [
+            f"{file} line 2, column 'InvoiceAmount': ",
+            " is larger than the store holds: at most 16 digits before the decimal "
+            "separator",
+        ],
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="importing: a reminder level beyond a 32-bit integer is not checked; "
-    "SQLite stores 3000000000 (PostgreSQL: 'the store cannot be used: integer out "
-    "of range') and 20 digits end in exit status 1 on SQLite",
-)
-@pytest.mark.parametrize("level", ["3000000000", "9" * 20], ids=["2^31", "20-digits"])
-def test_a_reminder_level_larger_than_the_store_holds_is_refused_with_its_line(
-    store: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, level: str
+def test_the_largest_amount_the_store_holds_is_stored_exactly(
+    store: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    file = tmp_path / "ledger.csv"
+    rows = [
+        IBM_ROW.format(customer="7777-LARGE", document="1", amount=amount)
+        for amount in ("9999999999999999.99", "-0009999999999999999.99")
+    ]
+    file.write_text("\n".join([IBM_HEADER, *rows]) + "\n", encoding="utf-8")
+
+    run = cli(capsys, store, "import", "ledger", str(file), "--mapping", str(IBM))
+
+    assert run.status == 0, run
+    with opened(store) as engine, engine.connect() as connection:
+        amounts = connection.execute(
+            select(LedgerEntry.amount).where(LedgerEntry.customer_no == "7777-LARGE")
+        ).scalars()
+        assert sorted(amounts) == [
+            Decimal("-9999999999999999.99"),
+            Decimal("9999999999999999.99"),
+        ]
+
+
+@pytest.mark.parametrize(
+    "level", ["2147483648", "9" * 20, "1" * 5000], ids=["2^31", "20-digits", "5000"]
+)
+def test_a_reminder_level_larger_than_the_store_holds_is_refused_with_its_line(
+    baseline: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, level: str
+) -> None:
+    # Before, SQLite stored 2^31 that PostgreSQL refused as "integer out of range",
+    # and 20 digits ended in exit status 1 on SQLite.
     file = tmp_path / "reminders.csv"
     file.write_text(
         f"Customer No.,Issued On,Level\n0379-NEVHP,2013-03-01,{level}\n",
@@ -451,7 +472,7 @@ def test_a_reminder_level_larger_than_the_store_holds_is_refused_with_its_line(
 
     assert_refused_row(
         capsys,
-        store,
+        baseline,
         [
             "import",
             "reminders",
@@ -459,8 +480,31 @@ def test_a_reminder_level_larger_than_the_store_holds_is_refused_with_its_line(
             "--mapping",
             str(MAPPINGS / "reminders.toml"),
         ],
-        [f"{file} line 2, column 'Level'"],
+        [
+            f"{file} line 2, column 'Level': ",
+            " is larger than the store holds (at most 2147483647)",
+        ],
     )
+
+
+def test_the_largest_reminder_level_the_store_holds_is_stored(
+    store: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    file = tmp_path / "reminders.csv"
+    file.write_text(
+        "Customer No.,Issued On,Level\n0379-NEVHP,2013-03-01,002147483647\n",
+        encoding="utf-8",
+    )
+    mapping = MAPPINGS / "reminders.toml"
+
+    run = cli(
+        capsys, store, "import", "reminders", str(file), "--mapping", str(mapping)
+    )
+
+    assert run.status == 0, run
+    with opened(store) as engine, engine.connect() as connection:
+        levels = connection.execute(select(Reminder.level)).scalars().all()
+    assert max(levels) == 2_147_483_647
 
 
 @pytest.mark.xfail(
