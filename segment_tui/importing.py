@@ -135,6 +135,12 @@ CONDITION_WIDTH = 20
 AMOUNT_WHOLE_DIGITS = 16
 # Reminder levels are a 32-bit INTEGER.
 LEVEL_MAX = 2_147_483_647
+# PostgreSQL cannot store a NUL character in a text; SQLite refuses it too, here.
+NUL = "\x00"
+NUL_REFUSAL = (
+    "holds a NUL character, which no text in the store may hold; is the file "
+    "binary, or in another encoding than the mapping says?"
+)
 
 
 # ---------------------------------------------------------------------------
@@ -644,12 +650,15 @@ def _same(value: Any) -> Any:
 def _text(
     file: _File, row: Sequence[str], line: int, product_field: str, width: int
 ) -> str:
-    """A required text cell, stripped; refused when empty or wider than the store."""
+    """A required text cell, stripped; refused when empty, wider than the store or
+    holding a NUL character."""
     value = row[file.index[product_field]].strip()
     if not value:
         file.refuse(line, product_field, value, "is empty; a value is required")
     if len(value) > width:
         file.refuse(line, product_field, value, f"is longer than {width} characters")
+    if NUL in value:
+        file.refuse(line, product_field, value, NUL_REFUSAL)
     return value
 
 
@@ -1230,7 +1239,11 @@ def _ledger_batches(
             source.refuse_width(line, row)
 
         customer_no = row[i_customer].strip()
-        if not customer_no or len(customer_no) > CUSTOMER_NO_WIDTH:
+        if (
+            not customer_no
+            or len(customer_no) > CUSTOMER_NO_WIDTH
+            or "\x00" in customer_no
+        ):
             if not any(row):
                 continue  # a line of empty fields, as spreadsheets write them
             _text(source, row, line, "customer_no", CUSTOMER_NO_WIDTH)
@@ -1269,7 +1282,7 @@ def _ledger_batches(
         if i_name is not None:
             name = row[i_name].strip()
             if name:
-                if len(name) > NAME_WIDTH:
+                if len(name) > NAME_WIDTH or "\x00" in name:
                     _text(source, row, line, "customer_name", NAME_WIDTH)
                 names[customer_no] = name
 
@@ -1277,7 +1290,7 @@ def _ledger_batches(
             row[i_document].strip() if i_document is not None else ""
         )
         if document_no:
-            if len(document_no) > DOCUMENT_NO_WIDTH:
+            if len(document_no) > DOCUMENT_NO_WIDTH or "\x00" in document_no:
                 _text(source, row, line, "document_no", DOCUMENT_NO_WIDTH)
             key = "doc:" + document_no
             seen = customer_no + "\x1f" + key
@@ -1396,6 +1409,8 @@ def _customer_record(
                     text,
                     f"is longer than {CONDITION_WIDTH} characters",
                 )
+            if NUL in value:
+                source.refuse(line, product_field, text, NUL_REFUSAL)
             record[product_field] = value or None
         else:
             stored = cells.boolean(text, line, product_field)
