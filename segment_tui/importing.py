@@ -264,7 +264,9 @@ class Mapping(BaseModel):
 def load_mapping(path: Path, kind: Kind) -> Mapping:
     """Read and check the mapping file at `path` for a file of `kind`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: Notepad and other Windows editors may start the file with a
+        # byte-order mark, which TOML does not allow.
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{path}: no such mapping file") from None
     except (OSError, UnicodeDecodeError) as exc:
