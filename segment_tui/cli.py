@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 
 from segment_tui import __version__, jsonout, services
 from segment_tui.errors import InputError
@@ -598,6 +598,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except InputError as exc:
         sys.stderr.write(f"segment-tui: {exc}\n")
         return EXIT_REFUSED
+    except (IntegrityError, ProgrammingError, DataError):
+        # The store refused what the program asked: a bug, not an unusable store.
+        log.exception("command %s failed in the database", args.command)
+        sys.stderr.write(
+            f"segment-tui: {args.command or 'the UI'} failed in the database and "
+            "changed nothing; details in "
+            f"{log_file or 'no log file (the log folder is not writable)'}\n"
+        )
+        return EXIT_ERROR
     except DBAPIError as exc:
         where = masked(ctx.url) if ctx else "the store"
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
