@@ -21,7 +21,7 @@ from segment_tui import __version__, jsonout, services
 from segment_tui.errors import InputError
 from segment_tui.logs import configure_logging
 from segment_tui.paths import default_database, demo_database
-from segment_tui.rules.conditions import FLAG_NAMES
+from segment_tui.rules.conditions import FLAG_NAMES, shown_value
 from segment_tui.rules.metrics import METRIC_NAMES
 from segment_tui.rules.setup import load_setup
 from segment_tui.store.engine import (
@@ -317,31 +317,47 @@ def cmd_import(ctx: Context) -> int:
 
 def cmd_metrics(ctx: Context) -> int:
     reference = ctx.args.date or date.today()
+    fields = ["customer_no", *METRIC_NAMES, *FLAG_NAMES, "segment"]
     with ctx.engine.connect() as connection:
         _, setup = services.require_setup(connection)
-        evaluations = list(services.iter_evaluations(connection, setup, reference))
-    records = []
-    for evaluation in evaluations:
-        segment = evaluation.choice.segment
-        records.append(
-            {"customer_no": evaluation.customer.customer_no}
-            | evaluation.metrics.as_dict()
-            | evaluation.customer.flags
-            | {"segment": segment.code if segment else None}
-        )
-    fields = ["customer_no", *METRIC_NAMES, *FLAG_NAMES, "segment"]
-    if ctx.args.format == "json":
-        write_json(records, ctx.out)
-    elif ctx.args.format == "csv":
-        writer = csv.writer(ctx.out, lineterminator="\n")
-        writer.writerow(fields)
-        for record in records:
-            writer.writerow([_csv_value(record[f]) for f in fields])
-    else:
-        shown = [f for f in fields if f not in FLAG_NAMES]
-        rows = [[_rounded(record[f]) for f in shown] for record in records]
-        print_table(shown, rows, ctx.out)
+        evaluations = services.iter_evaluations(connection, setup, reference)
+        records = (_metrics_record(evaluation) for evaluation in evaluations)
+        if ctx.args.format == "json":
+            # One customer a line, written as it is computed: a million customers
+            # never sit in memory at once.
+            ctx.out.write("[")
+            for number, record in enumerate(records):
+                ctx.out.write(",\n  " if number else "\n  ")
+                ctx.out.write(jsonout.dumps(record))
+            ctx.out.write("\n]\n")
+        elif ctx.args.format == "csv":
+            writer = csv.writer(ctx.out, lineterminator="\n")
+            writer.writerow(fields)
+            for record in records:
+                writer.writerow([_csv_value(record[f]) for f in fields])
+        else:
+            shown = [f for f in fields if f not in FLAG_NAMES]
+            rows = [[_rounded(record[f]) for f in shown] for record in records]
+            print_table(shown, rows, ctx.out)
     return EXIT_OK
+
+
+def _metrics_record(evaluation: services.Evaluation) -> dict[str, Any]:
+    """One customer's metrics, flags and segment; ratios to four decimals.
+
+    Conditions compare the exact ratio (1/3 is not 0.3333); the output shows four
+    decimals rather than twenty-eight.
+    """
+    segment = evaluation.choice.segment
+    metrics = {
+        name: shown_value(value) for name, value in evaluation.metrics.as_dict().items()
+    }
+    return (
+        {"customer_no": evaluation.customer.customer_no}
+        | metrics
+        | evaluation.customer.flags
+        | {"segment": segment.code if segment else None}
+    )
 
 
 def _csv_value(value: object) -> object:
