@@ -20,6 +20,8 @@ _POSITION = {name: index for index, name in enumerate(VALUE_NAMES)}
 
 
 def _value_text(value: Any) -> str:
+    if type(value) is int:  # most metrics: counts and days (a bool is no int here)
+        return str(value)
     shown = shown_value(value)
     if isinstance(shown, bool):
         return "true" if shown else "false"

@@ -28,7 +28,6 @@ from sqlalchemy import (
 from sqlalchemy.sql import Select
 
 from segment_tui.errors import InputError
-from segment_tui.jsonout import RawJSON
 from segment_tui.reasons import ReasonWriter
 from segment_tui.rules.chooser import EXCLUDED, VALUE_NAMES, SegmentChooser
 from segment_tui.rules.metrics import Metrics
@@ -49,10 +48,14 @@ from segment_tui.store.models import (
     SegmentChange,
     SetupVersion,
 )
+from segment_tui.store.proposal_writer import ProposalWriter
 
 log = logging.getLogger(__name__)
 
 BATCH = 10_000
+READ_AHEAD_FROM = 20_000
+"""From this many customers on, a proposal run reads the ledger in a second process
+(on SQLite): below it, starting the process costs more than it saves."""
 Progress = Callable[[int, int], None]
 """Called with (customers done, customers in all) while proposals are created."""
 
@@ -265,7 +268,10 @@ def create_proposals(
     given, that setup is used and recorded as a trial version instead of the current.
     """
     started = time.perf_counter()
-    with write_transaction(engine) as connection:
+    # Unchecked references: every proposal names the run made here and a customer
+    # read from the store in this transaction, which holds the write lock; checking
+    # a million of them one by one would cost a tenth of the run.
+    with write_transaction(engine, check_references=False) as connection:
         if setup is None:
             version_id, setup = require_setup(connection)
         else:
@@ -285,16 +291,16 @@ def create_proposals(
                 .returning(ProposalRun.id)
             ).scalar_one()
         )
-        replaced = connection.execute(delete(Proposal)).rowcount or 0
+        writer = ProposalWriter(connection, run_id)
+        replaced = writer.clear()
 
-        done = proposals = excluded = unmatched = 0
+        done = excluded = unmatched = 0
         chooser = SegmentChooser(setup)
         reasons = ReasonWriter(setup)
         segments = setup.segment
         overdue_at = VALUE_NAMES.index("overdue_amount")
         ratio_at = VALUE_NAMES.index("late_ratio")
         settings = setup.settings
-        batch: list[dict[str, Any]] = []
         if progress is not None:
             progress(0, total)
         rows = iter_customer_values(
@@ -302,6 +308,7 @@ def create_proposals(
             reference,
             settings.lookback_months,
             settings.late_tolerance_days,
+            read_ahead=total >= READ_AHEAD_FROM,
         )
         for customer_no, condition, values in rows:
             done += 1
@@ -313,23 +320,18 @@ def create_proposals(
                     unmatched += 1
             elif segments[index].dunning_condition != condition:
                 segment = segments[index]
-                batch.append(
-                    {
-                        "run_id": run_id,
-                        "customer_no": customer_no,
-                        "current_condition": condition,
-                        "segment": segment.code,
-                        "proposed_condition": segment.dunning_condition,
-                        "reason": RawJSON(reasons.json(index, held, values)),
-                        "overdue_amount": values[overdue_at],
-                        "late_ratio": round(values[ratio_at], 4),
-                    }
+                writer.add(
+                    customer_no,
+                    condition,
+                    segment.code,
+                    segment.dunning_condition,
+                    reasons.json(index, held, values),
+                    values[overdue_at],
+                    values[ratio_at],
                 )
-                if len(batch) >= BATCH:
-                    proposals += _insert_proposals(connection, batch)
             if progress is not None and done % BATCH == 0:
                 progress(done, total)
-        proposals += _insert_proposals(connection, batch)
+        proposals = writer.finish()
         if progress is not None:
             progress(done, total)
 
@@ -367,14 +369,6 @@ def create_proposals(
         replaced_count=replaced,
         duration_ms=duration_ms,
     )
-
-
-def _insert_proposals(connection: Connection, batch: list[dict[str, Any]]) -> int:
-    count = len(batch)
-    if batch:
-        connection.execute(insert(Proposal), batch)
-        batch.clear()
-    return count
 
 
 # ---------------------------------------------------------------------------

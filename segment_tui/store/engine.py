@@ -236,19 +236,23 @@ def make_engine(url_or_path: str) -> Engine:
 
 @contextmanager
 def write_transaction(
-    engine: Engine, *, schema_change: bool = False
+    engine: Engine, *, schema_change: bool = False, check_references: bool = True
 ) -> Iterator[Connection]:
     """A transaction that writes to the store, serialised with every other writer.
 
     Committed when the block ends, rolled back when it raises: all or nothing. When
     another writer holds the store longer than the busy timeout, `StoreBusyError`.
     With `schema_change`, SQLite checks foreign keys at the end instead of on every
-    statement, because a migration may have to copy a table to change it.
+    statement, because a migration may have to copy a table to change it. With
+    `check_references` false, SQLite does not check them at all: for bulk writes
+    whose references hold by construction, where the check would cost a lookup
+    per row (PostgreSQL checks them always).
     """
     try:
         with engine.connect() as connection:
             sqlite = engine.dialect.name == "sqlite"
-            if sqlite and schema_change:
+            unchecked = sqlite and (schema_change or not check_references)
+            if unchecked:
                 _sqlite_foreign_keys(connection, on=False)
             try:
                 connection = connection.execution_options(**{_WRITER: True})
@@ -259,7 +263,7 @@ def write_transaction(
                     if sqlite and schema_change:
                         _sqlite_check_foreign_keys(connection)
             finally:
-                if sqlite and schema_change:
+                if unchecked:
                     _sqlite_foreign_keys(connection, on=True)
     except OperationalError as exc:
         if is_busy(exc):

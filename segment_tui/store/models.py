@@ -30,6 +30,16 @@ from sqlalchemy.types import TypeEngine
 CENT = Decimal("0.01")
 
 
+def money_from_cents(cents: int) -> Decimal:
+    """The amount that a whole number of cents stands for (SQLite's storage form)."""
+    return Decimal(cents).scaleb(-2)
+
+
+def cents_from_money(value: Decimal) -> int:
+    """An amount as whole cents, rounded to the cent (SQLite's storage form)."""
+    return int(Decimal(value).quantize(CENT).scaleb(2))
+
+
 class Money(TypeDecorator[Decimal]):
     """An amount of money, exact to the cent.
 
@@ -52,7 +62,7 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return int(Decimal(value).quantize(CENT) * 100)
+            return cents_from_money(value)
         return value
 
     def process_result_value(
@@ -61,7 +71,7 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return Decimal(int(value)).scaleb(-2)  # type: ignore[call-overload]
+            return money_from_cents(int(value))  # type: ignore[call-overload]
         return Decimal(value)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,54 @@
+"""The second process that reads a query ahead of a proposal run (SQLite only)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from segment_tui.store.read_ahead import SecondProcessReader
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    path = tmp_path / "numbers.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("CREATE TABLE n (v INTEGER)")
+        connection.executemany("INSERT INTO n VALUES (?)", [(i,) for i in range(2500)])
+    return str(path)
+
+
+def test_rows_come_in_order_in_batches(database: str) -> None:
+    reader = SecondProcessReader(database, "SELECT v, v * 2 FROM n ORDER BY v", 1000, 5)
+
+    assert list(reader.rows()) == [(i, 2 * i) for i in range(2500)]
+    assert reader.process.returncode == 0
+
+
+def test_a_failing_query_is_an_error_here(database: str) -> None:
+    reader = SecondProcessReader(database, "SELECT v FROM nowhere", 10, 5)
+
+    with pytest.raises(RuntimeError, match="no such table: nowhere"):
+        list(reader.rows())
+
+
+def test_stopping_early_ends_the_process(database: str) -> None:
+    reader = SecondProcessReader(database, "SELECT v FROM n ORDER BY v", 10, 5)
+    rows = reader.rows()
+
+    assert next(rows) == (0,)
+    rows.close()
+
+    assert reader.process.returncode is not None
+
+
+def test_a_process_that_dies_is_an_error_here(database: str) -> None:
+    reader = SecondProcessReader(database, "SELECT v FROM n ORDER BY v", 10, 5)
+    rows = reader.rows()
+    next(rows)
+    reader.process.kill()
+
+    with pytest.raises(RuntimeError, match="ended with exit code"):
+        list(rows)
