@@ -226,9 +226,10 @@ class Proposal(Base):
     """
 
     __tablename__ = "proposal"
-    # The list sorts by these columns, then by id (schema version 0002).
+    # The list sorts by these columns, then by id (schema version 0002). Every
+    # open proposal belongs to the newest run: an index on the run would never
+    # narrow a search (dropped in schema version 0004).
     __table_args__ = (
-        Index("ix_proposal_run", "run_id"),
         Index("ix_proposal_segment", "segment", "id"),
         Index("ix_proposal_proposed_condition", "proposed_condition", "id"),
         Index("ix_proposal_overdue_amount", "overdue_amount", "id"),
