@@ -20,8 +20,11 @@ _POSITION = {name: index for index, name in enumerate(VALUE_NAMES)}
 
 
 def _value_text(value: Any) -> str:
-    if type(value) is int:  # most metrics: counts and days (a bool is no int here)
+    kind = type(value)
+    if kind is int:  # most metrics: counts and days
         return str(value)
+    if kind is bool:
+        return "true" if value else "false"
     shown = shown_value(value)
     if isinstance(shown, bool):
         return "true" if shown else "false"
@@ -44,9 +47,11 @@ class ReasonWriter:
             self._parts.append(parts)
 
     def json(self, segment: int, held: Sequence[int], values: Sequence[Any]) -> str:
+        if not held:  # a segment without conditions: everyone else
+            return "[]"
         parts = self._parts[segment]
-        items = []
-        for number in held:
-            prefix, position = parts[number]
-            items.append(prefix + _value_text(values[position]) + "}")
+        items = [
+            parts[number][0] + _value_text(values[parts[number][1]]) + "}"
+            for number in held
+        ]
         return "[" + ", ".join(items) + "]"

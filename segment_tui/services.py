@@ -10,6 +10,7 @@ import getpass
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -19,7 +20,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    delete,
     func,
     insert,
     select,
@@ -49,6 +49,7 @@ from segment_tui.store.models import (
     SetupVersion,
 )
 from segment_tui.store.proposal_writer import ProposalWriter
+from segment_tui.store.selection import SelectedProposals, selected_proposals
 
 log = logging.getLogger(__name__)
 
@@ -493,74 +494,37 @@ class Selection:
         return cls(all=True)
 
 
-def _check_customers_exist(connection: Connection, customer_nos: Sequence[str]) -> None:
-    wanted = list(dict.fromkeys(customer_nos))
-    known: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        known.update(
-            connection.execute(
-                select(Customer.customer_no).where(Customer.customer_no.in_(chunk))
-            ).scalars()
-        )
-    unknown = [no for no in wanted if no not in known]
-    if unknown:
-        shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
-        raise InputError(
-            f"unknown customer {shown}; see 'segment-tui proposals' for the open "
-            "proposals"
-        )
+@contextmanager
+def _selected(
+    connection: Connection, selection: Selection
+) -> Iterator[SelectedProposals]:
+    """The selected open proposals in the database, after checking the customers.
+
+    A named customer number that no customer has refuses the whole operation.
+    """
+    with selected_proposals(
+        connection,
+        everything=selection.all,
+        customer_nos=selection.customer_nos,
+        proposal_ids=selection.proposal_ids,
+    ) as chosen:
+        unknown = chosen.unknown_customers()
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
+            raise InputError(
+                f"unknown customer {shown}; see 'segment-tui proposals' for the open "
+                "proposals"
+            )
+        yield chosen
 
 
-def _selected_rows(connection: Connection, selection: Selection) -> list[Any]:
-    """The selected open proposals joined with their customers, in one query each."""
-    base = select(
-        Proposal.id,
-        Proposal.run_id,
-        Proposal.customer_no,
-        Proposal.current_condition,
-        Proposal.proposed_condition,
-        Proposal.segment,
-        Proposal.reason,
-        Customer.dunning_condition,
-        Customer.segment.label("customer_segment"),
-        Customer.blocked,
-        Customer.segmentation_blocked,
-        Customer.payment_arrangement,
-        Customer.debt_restructuring,
-        Customer.handed_over,
-    ).join(Customer, Customer.customer_no == Proposal.customer_no)
-    if selection.all:
-        return list(connection.execute(base.order_by(Proposal.customer_no)))
-    rows: list[Any] = []
-    if selection.customer_nos:
-        wanted = list(dict.fromkeys(selection.customer_nos))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            rows.extend(connection.execute(base.where(Proposal.customer_no.in_(chunk))))
-    if selection.proposal_ids:
-        wanted_ids = list(dict.fromkeys(selection.proposal_ids))
-        for start in range(0, len(wanted_ids), 500):
-            chunk_ids = wanted_ids[start : start + 500]
-            rows.extend(connection.execute(base.where(Proposal.id.in_(chunk_ids))))
-    # A proposal selected both by its customer and by its id is one proposal: applied
-    # twice, it would write two history rows for one change.
-    return list({row.id: row for row in rows}.values())
-
-
-def _missing(selection: Selection, rows: list[Any]) -> list["Skipped"]:
+def _not_open(chosen: SelectedProposals) -> list["Skipped"]:
     """Selected proposals that are no longer open: applied or deleted meanwhile."""
-    found_customers = {row.customer_no for row in rows}
-    found_ids = {row.id for row in rows}
-    skipped = [
-        Skipped(no, "no open proposal for this customer")
-        for no in dict.fromkeys(selection.customer_nos)
-        if no not in found_customers
-    ]
+    customers, ids = chosen.not_open()
+    skipped = [Skipped(no, "no open proposal for this customer") for no in customers]
     skipped += [
         Skipped(f"#{pid}", "the proposal is no longer open (applied or deleted)")
-        for pid in dict.fromkeys(selection.proposal_ids)
-        if pid not in found_ids
+        for pid in ids
     ]
     return skipped
 
@@ -581,20 +545,8 @@ def delete_proposals(
     seen = _seen_before_waiting(engine)
     with write_transaction(engine) as connection:
         _check_run(connection, _expected_run(selection, expected_run_id, seen))
-        if selection.customer_nos:
-            _check_customers_exist(connection, selection.customer_nos)
-        if selection.all:
-            deleted = connection.execute(delete(Proposal)).rowcount or 0
-        else:
-            deleted = 0
-            for keys, col in (
-                (list(dict.fromkeys(selection.customer_nos)), Proposal.customer_no),
-                (list(dict.fromkeys(selection.proposal_ids)), Proposal.id),
-            ):
-                for start in range(0, len(keys), 500):
-                    chunk = keys[start : start + 500]
-                    result = connection.execute(delete(Proposal).where(col.in_(chunk)))
-                    deleted += result.rowcount or 0
+        with _selected(connection, selection) as chosen:
+            deleted = chosen.delete_proposals()
     log.info("%s proposals deleted", deleted)
     return deleted
 
@@ -728,99 +680,71 @@ def apply_proposals(
     seen = _seen_before_waiting(engine)
     with write_transaction(engine) as connection:
         _check_run(connection, _expected_run(selection, expected_run_id, seen))
-        if selection.customer_nos:
-            _check_customers_exist(connection, selection.customer_nos)
-        stored = current_setup(connection)
-        exclude = stored[1].settings.exclude if stored else ()
-        rows = _selected_rows(connection, selection)
-        skipped = _missing(selection, rows)
-        if selection.all:
-            skipped += _applied_meanwhile(connection, seen, None)
-        elif skipped:
-            meanwhile = {
-                s.customer_no: s
-                for s in _applied_meanwhile(
-                    connection, seen, [s.customer_no for s in skipped]
-                )
-            }
-            skipped = [meanwhile.get(s.customer_no, s) for s in skipped]
-        to_apply: list[Any] = []
-        for row in rows:
-            why = _stale_reason(row, exclude)
-            if why is None:
-                to_apply.append(row)
-            else:
-                skipped.append(Skipped(row.customer_no, why))
-        if not to_apply:
-            log.info("apply: nothing applied, %s skipped", len(skipped))
-            return ApplyResult(batch_id=None, skipped=skipped)
-
-        applied_at = now_utc()
-        batch_id = int(
-            connection.execute(
-                insert(ApplyBatch)
-                .values(
-                    applied_at=applied_at,
-                    applied_by=operator,
-                    applied_count=len(to_apply),
-                    skipped_count=len(skipped),
-                )
-                .returning(ApplyBatch.id)
-            ).scalar_one()
-        )
-        history = [
-            {
-                "batch_id": batch_id,
-                "run_id": row.run_id,
-                "customer_no": row.customer_no,
-                "from_condition": row.dunning_condition,
-                "to_condition": row.proposed_condition,
-                "from_segment": row.customer_segment,
-                "segment": row.segment,
-                "reason": row.reason,
-                "applied_at": applied_at,
-                "applied_by": operator,
-            }
-            for row in to_apply
-        ]
-        for start in range(0, len(history), BATCH):
-            connection.execute(insert(SegmentChange), history[start : start + BATCH])
-        _update_customers(connection, to_apply)
-        ids = [row.id for row in to_apply]
-        for start in range(0, len(ids), 500):
-            connection.execute(
-                delete(Proposal).where(Proposal.id.in_(ids[start : start + 500]))
-            )
+        with _selected(connection, selection) as chosen:
+            result = _apply_selected(connection, chosen, selection, seen, operator)
+    if result.batch_id is None:
+        log.info("apply: nothing applied, %s skipped", len(result.skipped))
+        return result
     log.info(
         "apply batch %s: %s applied, %s skipped, %s ms",
-        batch_id,
-        len(to_apply),
-        len(skipped),
+        result.batch_id,
+        len(result.applied),
+        len(result.skipped),
         int((time.perf_counter() - started) * 1000),
     )
+    return result
+
+
+def _apply_selected(
+    connection: Connection,
+    chosen: SelectedProposals,
+    selection: Selection,
+    seen: Seen,
+    operator: str,
+) -> ApplyResult:
+    stored = current_setup(connection)
+    exclude = stored[1].settings.exclude if stored else ()
+    skipped = _not_open(chosen)
+    if selection.all:
+        skipped += _applied_meanwhile(connection, seen, None)
+    elif skipped:
+        meanwhile = {
+            s.customer_no: s
+            for s in _applied_meanwhile(
+                connection, seen, [s.customer_no for s in skipped]
+            )
+        }
+        skipped = [meanwhile.get(s.customer_no, s) for s in skipped]
+    for row in chosen.set_aside_stale(exclude):
+        skipped.append(Skipped(row.customer_no, _stale_reason(row, exclude) or ""))
+    applied = chosen.customer_numbers()
+    if not applied:
+        return ApplyResult(batch_id=None, skipped=skipped)
+
+    applied_at = now_utc()
+    batch_id = int(
+        connection.execute(
+            insert(ApplyBatch)
+            .values(
+                applied_at=applied_at,
+                applied_by=operator,
+                applied_count=len(applied),
+                skipped_count=len(skipped),
+            )
+            .returning(ApplyBatch.id)
+        ).scalar_one()
+    )
+    chosen.write_history(batch_id, applied_at, operator)
+    _update_customers(chosen)
+    chosen.delete_proposals()
     return ApplyResult(
-        batch_id=batch_id,
-        applied=[row.customer_no for row in to_apply],
-        skipped=skipped,
-        applied_at=applied_at,
+        batch_id=batch_id, applied=applied, skipped=skipped, applied_at=applied_at
     )
 
 
-def _update_customers(connection: Connection, rows: list[Any]) -> None:
-    """Set each customer's condition and segment, grouped by (condition, segment)."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for row in rows:
-        groups.setdefault((row.proposed_condition, row.segment), []).append(
-            row.customer_no
-        )
-    for (condition, segment), customers in groups.items():
-        for start in range(0, len(customers), 500):
-            chunk = customers[start : start + 500]
-            connection.execute(
-                update(Customer)
-                .where(Customer.customer_no.in_(chunk))
-                .values(dunning_condition=condition, segment=segment)
-            )
+def _update_customers(chosen: SelectedProposals) -> None:
+    """Set each selected proposal's customer's condition and segment."""
+    chosen.update_customers()
 
 
 # ---------------------------------------------------------------------------

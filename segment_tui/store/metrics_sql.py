@@ -271,15 +271,20 @@ def iter_customer_values(
     """
     if connection.dialect.name == "sqlite":
         rc = Reminder.__table__.c
-        yield from iter_sqlite_values(
+        return iter_sqlite_values(
             connection,
             customer_ledger_query(reference, lookback_months, tolerance),
             reminder_totals_query(reference, lookback_months).order_by(rc.customer_no),
             batch_size,
             read_ahead,
         )
-        return
     query = customer_totals_query(reference, lookback_months, tolerance)
+    return _joined_values(connection, query, batch_size)
+
+
+def _joined_values(
+    connection: Connection, query: Any, batch_size: int
+) -> Iterator[CustomerValues]:
     # Per statement: Connection.execution_options would change the connection itself,
     # and its later statements would then use a server-side cursor too, which cannot
     # run the executemany inserts of a proposal run on PostgreSQL.

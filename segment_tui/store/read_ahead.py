@@ -59,8 +59,8 @@ class SecondProcessReader:
         except BrokenPipeError:
             pass  # the child has ended already; rows() finds out
 
-    def rows(self) -> Generator[Any, None, None]:
-        """The query's rows in order; the process is ended when this iterator is."""
+    def batches(self) -> Generator[list[Any], None, None]:
+        """The query's rows in order, in batches; the process ends with this."""
         done = False
         try:
             while True:
@@ -73,7 +73,7 @@ class SecondProcessReader:
                         "before it was done"
                     ) from None
                 if kind == "rows":
-                    yield from payload
+                    yield payload
                 elif kind == "done":
                     done = True
                     return

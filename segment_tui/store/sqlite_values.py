@@ -16,7 +16,8 @@ proposals: on two cores the two halves of the work overlap.
 
 import logging
 import sys
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection
@@ -67,17 +68,16 @@ def iter_sqlite_values(
     """
     ledger_sql = driver_sql(connection, ledger_query)
     reader = _second_process(connection, ledger_sql, batch_size) if ahead else None
-    rows = reader.rows() if reader else _read(connection, ledger_sql, batch_size)
-    reminders = _read(connection, driver_sql(connection, reminder_query), batch_size)
-    try:
-        yield from _values(rows, reminders)
-    finally:
-        rows.close()
-        reminders.close()
+    batches = (
+        reader.batches() if reader else _batches(connection, ledger_sql, batch_size)
+    )
+    reminder_sql = driver_sql(connection, reminder_query)
+    return _values(batches, _batches(connection, reminder_sql, batch_size))
 
 
 def _values(
-    rows: Iterable[Sequence[Any]], reminders: Iterator[Sequence[Any]]
+    batches: Generator[list[Any], None, None],
+    reminder_batches: Generator[list[Any], None, None],
 ) -> Iterator[CustomerValues]:
     """Each customer as (customer number, condition, values), with the values that
     `derive_values` and the flags give; written out because it runs a million times.
@@ -86,50 +86,58 @@ def _values(
     zero_money = money(0)
     flag_values = _FLAG_VALUES
     end: Sequence[Any] = (None, 0, 0)
+    reminders = chain.from_iterable(reminder_batches)
     reminder = next(reminders, end)
-    for row in rows:
-        (no, condition, flags, invoices, paid, late, days_late, max_late) = row[:8]
-        (opened, open_cents, overdue, overdue_cents, max_overdue, disputed) = row[8:]
-        # Both streams are in customer number order; a reminder of a customer number
-        # that the customer table lacks (the foreign key forbids it) is passed over.
-        while reminder is not end and reminder[0] < no:
-            reminder = next(reminders, end)
-        if reminder[0] == no:
-            (_, reminder_count, max_level) = reminder
-            reminder = next(reminders, end)
-        else:
-            reminder_count = max_level = 0
-        values = (
-            invoices,
-            paid,
-            late,
-            ratio(late, paid),
-            ratio(days_late, paid),
-            max_late,
-            opened,
-            money(open_cents) if open_cents else zero_money,
-            overdue,
-            money(overdue_cents) if overdue_cents else zero_money,
-            max_overdue,
-            disputed,
-            reminder_count,
-            max_level,
-            *flag_values[flags],
-        )
-        yield no, condition, values
+    try:
+        for batch in batches:
+            for row in batch:
+                (no, condition, flags, invoices, paid, late, days_late) = row[:7]
+                (max_late, opened, open_cents, overdue, overdue_cents) = row[7:12]
+                (max_overdue, disputed) = row[12:]
+                # Both streams are in customer number order; a reminder of a customer
+                # number that the customer table lacks (the foreign key forbids it)
+                # is passed over, as the join would.
+                while reminder is not end and reminder[0] < no:
+                    reminder = next(reminders, end)
+                if reminder[0] == no:
+                    (_, reminder_count, max_level) = reminder
+                    reminder = next(reminders, end)
+                else:
+                    reminder_count = max_level = 0
+                values = (
+                    invoices,
+                    paid,
+                    late,
+                    ratio(late, paid),
+                    ratio(days_late, paid),
+                    max_late,
+                    opened,
+                    money(open_cents) if open_cents else zero_money,
+                    overdue,
+                    money(overdue_cents) if overdue_cents else zero_money,
+                    max_overdue,
+                    disputed,
+                    reminder_count,
+                    max_level,
+                    *flag_values[flags],
+                )
+                yield no, condition, values
+    finally:
+        batches.close()
+        reminder_batches.close()
 
 
-def _read(
+def _batches(
     connection: Connection, sql: str, batch_size: int
-) -> Generator[Any, None, None]:
-    """The rows of `sql` on this connection, through a driver cursor of its own."""
+) -> Generator[list[Any], None, None]:
+    """The rows of `sql` on this connection in batches, through a cursor of its own."""
     driver = connection.connection.driver_connection
     assert driver is not None
     cursor = driver.cursor()
     try:
         cursor.execute(sql)
         while rows := cursor.fetchmany(batch_size):
-            yield from rows
+            yield rows
     finally:
         cursor.close()
 

@@ -7,7 +7,7 @@ leaves the store exactly as it was.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -142,9 +142,9 @@ def test_a_failure_midway_leaves_the_store_exactly_as_before(
     assert before["segment_change"] and before["apply_batch"]
     update_customers = services._update_customers
 
-    def update_then_fail(connection: object, rows: list[object]) -> None:
+    def update_then_fail(*arguments: Any) -> None:
         # The history rows are in, and the customers changed, when this raises.
-        update_customers(connection, rows)  # type: ignore[arg-type]
+        update_customers(*arguments)
         raise RuntimeError("the disk is full")
 
     monkeypatch.setattr(services, "_update_customers", update_then_fail)

@@ -23,7 +23,12 @@ def database(tmp_path: Path) -> str:
 def test_rows_come_in_order_in_batches(database: str) -> None:
     reader = SecondProcessReader(database, "SELECT v, v * 2 FROM n ORDER BY v", 1000, 5)
 
-    assert list(reader.rows()) == [(i, 2 * i) for i in range(2500)]
+    batches = list(reader.batches())
+
+    assert [len(batch) for batch in batches] == [1000, 1000, 500]
+    assert [row for batch in batches for row in batch] == [
+        (i, 2 * i) for i in range(2500)
+    ]
     assert reader.process.returncode == 0
 
 
@@ -31,24 +36,24 @@ def test_a_failing_query_is_an_error_here(database: str) -> None:
     reader = SecondProcessReader(database, "SELECT v FROM nowhere", 10, 5)
 
     with pytest.raises(RuntimeError, match="no such table: nowhere"):
-        list(reader.rows())
+        list(reader.batches())
 
 
 def test_stopping_early_ends_the_process(database: str) -> None:
     reader = SecondProcessReader(database, "SELECT v FROM n ORDER BY v", 10, 5)
-    rows = reader.rows()
+    batches = reader.batches()
 
-    assert next(rows) == (0,)
-    rows.close()
+    assert next(batches)[0] == (0,)
+    batches.close()
 
     assert reader.process.returncode is not None
 
 
 def test_a_process_that_dies_is_an_error_here(database: str) -> None:
     reader = SecondProcessReader(database, "SELECT v FROM n ORDER BY v", 10, 5)
-    rows = reader.rows()
-    next(rows)
+    batches = reader.batches()
+    next(batches)
     reader.process.kill()
 
     with pytest.raises(RuntimeError, match="ended with exit code"):
-        list(rows)
+        list(batches)

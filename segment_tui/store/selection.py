@@ -1,0 +1,308 @@
+"""The proposals an apply or a delete acts on, held in the database, not in Python.
+
+An operator may apply every open proposal, or a hundred thousand marked ones, at
+once. Rather than read them into Python and write them back one statement per
+chunk, the selection goes into a temporary table of proposal ids, and each step of
+the operation is one statement over it: the stale ones are found by a join, the
+history rows are copied from the proposals with `INSERT ... SELECT`, the customers
+change in one `UPDATE ... FROM`, and the proposals go in one `DELETE`. Only what
+the caller reports comes back: the customer numbers changed, and the few proposals
+skipped.
+
+The temporary tables live in the operation's transaction (PostgreSQL drops them at
+its end; on SQLite `SelectedProposals` drops them), are private to its connection,
+and vanish with a rollback, so a failed operation leaves nothing behind.
+"""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+
+from segment_tui.rules.conditions import FLAG_NAMES
+from segment_tui.store.models import Customer, Proposal, SegmentChange
+
+_temporary = MetaData()
+
+
+def _temporary_table(name: str, *columns: Column[Any]) -> Table:
+    return Table(
+        name,
+        _temporary,
+        *columns,
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
+
+
+SELECTED = _temporary_table(
+    "selected_proposal", Column("id", Integer, primary_key=True, autoincrement=False)
+)
+"""The open proposals the operation acts on."""
+
+WANTED_CUSTOMERS = _temporary_table(
+    "wanted_customer", Column("customer_no", String(40), primary_key=True)
+)
+WANTED_IDS = _temporary_table(
+    "wanted_proposal", Column("id", Integer, primary_key=True, autoincrement=False)
+)
+"""The customer numbers and proposal ids the operator named, found or not."""
+
+_TABLES = (SELECTED, WANTED_CUSTOMERS, WANTED_IDS)
+
+
+class SelectedProposals:
+    """The selected open proposals of one operation, in a temporary table.
+
+    Made by `selected_proposals`; every method runs statements on the operation's
+    connection, within its transaction.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        everything: bool,
+        customer_nos: Sequence[str],
+        proposal_ids: Sequence[int],
+    ) -> None:
+        self.connection = connection
+        self.everything = everything
+        self.customer_nos = list(dict.fromkeys(customer_nos))
+        self.proposal_ids = list(dict.fromkeys(proposal_ids))
+        self.count_set_aside = 0
+        if connection.dialect.name == "sqlite":
+            self.drop()  # left by an operation that committed without dropping them
+        for table in _TABLES:
+            table.create(connection)
+        p = Proposal.__table__.c
+        if everything:
+            connection.execute(insert(SELECTED).from_select(["id"], select(p.id)))
+            return
+        if self.customer_nos:
+            self._fill(WANTED_CUSTOMERS, "customer_no", self.customer_nos)
+            wanted = WANTED_CUSTOMERS.c.customer_no
+            connection.execute(
+                insert(SELECTED).from_select(
+                    ["id"],
+                    select(p.id).join_from(
+                        Proposal, WANTED_CUSTOMERS, p.customer_no == wanted
+                    ),
+                )
+            )
+        if self.proposal_ids:
+            self._fill(WANTED_IDS, "id", self.proposal_ids)
+            # A proposal named by its customer and by its id is one proposal:
+            # applied twice, it would write two history rows for one change.
+            connection.execute(
+                insert(SELECTED).from_select(
+                    ["id"],
+                    select(WANTED_IDS.c.id)
+                    .join_from(WANTED_IDS, Proposal, p.id == WANTED_IDS.c.id)
+                    .where(WANTED_IDS.c.id.not_in(select(SELECTED.c.id))),
+                )
+            )
+
+    def _fill(self, table: Table, column: str, keys: Sequence[Any]) -> None:
+        """Write the named keys; on SQLite through the driver, as one executemany."""
+        if self.connection.dialect.name == "sqlite":
+            sql = f"INSERT INTO {table.name} ({column}) VALUES (?)"
+            self.connection.exec_driver_sql(sql, [(key,) for key in keys])
+        else:
+            self.connection.execute(insert(table), [{column: key} for key in keys])
+
+    def unknown_customers(self) -> list[str]:
+        """The named customer numbers that no customer has, in the order named."""
+        if not self.customer_nos:
+            return []
+        cu = Customer.__table__.c
+        wanted = WANTED_CUSTOMERS.c.customer_no
+        unknown = set(
+            self.connection.execute(
+                select(wanted).where(wanted.not_in(select(cu.customer_no)))
+            ).scalars()
+        )
+        return [no for no in self.customer_nos if no in unknown]
+
+    def not_open(self) -> tuple[list[str], list[int]]:
+        """The named customers without an open proposal, and the named proposal ids
+        that are no longer open, each in the order named."""
+        p = Proposal.__table__.c
+        customers: list[str] = []
+        if self.customer_nos:
+            found = set(
+                self.connection.execute(
+                    select(p.customer_no).join_from(
+                        Proposal,
+                        WANTED_CUSTOMERS,
+                        p.customer_no == WANTED_CUSTOMERS.c.customer_no,
+                    )
+                ).scalars()
+            )
+            customers = [no for no in self.customer_nos if no not in found]
+        ids: list[int] = []
+        if self.proposal_ids:
+            found_ids = set(
+                self.connection.execute(
+                    select(p.id).join_from(
+                        Proposal, WANTED_IDS, p.id == WANTED_IDS.c.id
+                    )
+                ).scalars()
+            )
+            ids = [pid for pid in self.proposal_ids if pid not in found_ids]
+        return customers, ids
+
+    def set_aside_stale(self, exclude: Sequence[str]) -> list[Any]:
+        """Take out the proposals that may no longer be applied, and return them.
+
+        A proposal is stale when its customer's dunning condition is no longer the
+        one it was made against, or the customer now has a flag of `exclude`. The
+        rows have the proposal's `id`, `customer_no` and `current_condition`, the
+        customer's `dunning_condition` and its flags; in customer number order.
+        """
+        p = Proposal.__table__.c
+        cu = Customer.__table__.c
+        stale = p.current_condition.is_distinct_from(cu.dunning_condition)
+        flagged = [cu[flag].is_(True) for flag in exclude]
+        rows = list(
+            self.connection.execute(
+                select(
+                    p.id,
+                    p.customer_no,
+                    p.current_condition,
+                    cu.dunning_condition,
+                    *(cu[flag] for flag in FLAG_NAMES),
+                )
+                .join_from(SELECTED, Proposal, p.id == SELECTED.c.id)
+                .join(Customer, cu.customer_no == p.customer_no)
+                .where(or_(stale, *flagged))
+                .order_by(p.customer_no)
+            )
+        )
+        if rows:
+            self.count_set_aside += len(rows)
+            ids = [row.id for row in rows]
+            for start in range(0, len(ids), 500):
+                self.connection.execute(
+                    delete(SELECTED).where(SELECTED.c.id.in_(ids[start : start + 500]))
+                )
+        return rows
+
+    def customer_numbers(self) -> list[str]:
+        """The customers of the selected proposals, in customer number order."""
+        p = Proposal.__table__.c
+        return list(
+            self.connection.execute(
+                select(p.customer_no)
+                .join_from(SELECTED, Proposal, p.id == SELECTED.c.id)
+                .order_by(p.customer_no)
+            ).scalars()
+        )
+
+    def write_history(self, batch_id: int, applied_at: datetime, operator: str) -> None:
+        """One history row per selected proposal, copied from it and its customer."""
+        p = Proposal.__table__.c
+        cu = Customer.__table__.c
+        changes = SegmentChange.__table__.c
+        rows = (
+            select(
+                literal(batch_id, Integer()),
+                p.run_id,
+                p.customer_no,
+                cu.dunning_condition,
+                p.proposed_condition,
+                cu.segment,
+                p.segment,
+                p.reason,
+                literal(applied_at, changes.applied_at.type),
+                literal(operator, changes.applied_by.type),
+            )
+            .join_from(SELECTED, Proposal, p.id == SELECTED.c.id)
+            .join(Customer, cu.customer_no == p.customer_no)
+            .order_by(p.customer_no)
+        )
+        columns = [
+            "batch_id",
+            "run_id",
+            "customer_no",
+            "from_condition",
+            "to_condition",
+            "from_segment",
+            "segment",
+            "reason",
+            "applied_at",
+            "applied_by",
+        ]
+        self.connection.execute(insert(SegmentChange).from_select(columns, rows))
+
+    def update_customers(self) -> None:
+        """Each selected proposal's customer gets its condition and segment."""
+        p = Proposal.__table__.c
+        chosen = (
+            select(p.customer_no, p.proposed_condition, p.segment)
+            .join_from(SELECTED, Proposal, p.id == SELECTED.c.id)
+            .subquery("chosen")
+        )
+        self.connection.execute(
+            update(Customer)
+            .where(Customer.customer_no == chosen.c.customer_no)
+            .values(
+                dunning_condition=chosen.c.proposed_condition, segment=chosen.c.segment
+            )
+        )
+
+    def delete_proposals(self) -> int:
+        """Delete the selected proposals; how many were deleted."""
+        if self.everything and not self.count_set_aside:
+            result = self.connection.execute(delete(Proposal))
+            return result.rowcount or 0
+        p = Proposal.__table__.c
+        result = self.connection.execute(
+            delete(Proposal).where(p.id.in_(select(SELECTED.c.id)))
+        )
+        return result.rowcount or 0
+
+    def count(self) -> int:
+        return int(
+            self.connection.execute(
+                select(func.count()).select_from(SELECTED)
+            ).scalar_one()
+        )
+
+    def drop(self) -> None:
+        for table in _TABLES:
+            self.connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+
+
+@contextmanager
+def selected_proposals(
+    connection: Connection,
+    *,
+    everything: bool = False,
+    customer_nos: Sequence[str] = (),
+    proposal_ids: Sequence[int] = (),
+) -> Iterator[SelectedProposals]:
+    """The open proposals selected: all of them, or by customer number and by id.
+
+    The temporary tables are dropped when the block ends; when it raises, the
+    rollback that follows drops them.
+    """
+    chosen = SelectedProposals(connection, everything, customer_nos, proposal_ids)
+    yield chosen
+    if connection.dialect.name == "sqlite":
+        chosen.drop()
