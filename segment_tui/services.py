@@ -715,9 +715,9 @@ def _apply_selected(
             )
         }
         skipped = [meanwhile.get(s.customer_no, s) for s in skipped]
-    for row in chosen.set_aside_stale(exclude):
+    applied, stale = chosen.set_aside_stale(exclude)
+    for row in stale:
         skipped.append(Skipped(row.customer_no, _stale_reason(row, exclude) or ""))
-    applied = chosen.customer_numbers()
     if not applied:
         return ApplyResult(batch_id=None, skipped=skipped)
 

@@ -120,8 +120,7 @@ class ProposalWriter:
     def finish(self) -> int:
         """Write what is left and index the table again; how many were added."""
         self._flush()
-        for definition in self._indexes:
-            self.connection.exec_driver_sql(definition)
+        create_indexes(self.connection, self._indexes)
         self._indexes = []
         return self.count
 
@@ -136,21 +135,30 @@ class ProposalWriter:
         self._rows = []
 
     def _drop_indexes(self) -> None:
-        """Drop the proposal table's own indexes, keeping their definitions.
+        self._indexes = drop_own_indexes(self.connection)
 
-        The indexes behind its primary key and its unique customer number have no
-        stored definition and stay: inserts in customer number order extend them at
-        the end.
-        """
-        rows = self.connection.execute(
-            text(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-                "AND tbl_name = 'proposal' AND sql IS NOT NULL ORDER BY name"
-            )
-        ).all()
-        for name, definition in rows:
-            self.connection.exec_driver_sql(f'DROP INDEX "{name}"')
-            self._indexes.append(definition)
+
+def drop_own_indexes(connection: Connection) -> list[str]:
+    """Drop the proposal table's own indexes (SQLite); their definitions.
+
+    The indexes behind its primary key and its unique customer number have no
+    stored definition and stay: inserts in customer number order extend them at
+    the end. `create_indexes` makes the others again, as they were.
+    """
+    rows = connection.execute(
+        text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+            "AND tbl_name = 'proposal' AND sql IS NOT NULL ORDER BY name"
+        )
+    ).all()
+    for name, _ in rows:
+        connection.exec_driver_sql(f'DROP INDEX "{name}"')
+    return [definition for _, definition in rows]
+
+
+def create_indexes(connection: Connection, definitions: list[str]) -> None:
+    for definition in definitions:
+        connection.exec_driver_sql(definition)
 
 
 def _same(value: Any) -> Any:

@@ -14,12 +14,14 @@ its end; on SQLite `SelectedProposals` drops them), are private to its connectio
 and vanish with a rollback, so a failed operation leaves nothing behind.
 """
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Column,
     Connection,
     Integer,
@@ -37,6 +39,7 @@ from sqlalchemy import (
 
 from segment_tui.rules.conditions import FLAG_NAMES
 from segment_tui.store.models import Customer, Proposal, SegmentChange
+from segment_tui.store.proposal_writer import create_indexes, drop_own_indexes
 
 _temporary = MetaData()
 
@@ -59,12 +62,9 @@ SELECTED = _temporary_table(
 WANTED_CUSTOMERS = _temporary_table(
     "wanted_customer", Column("customer_no", String(40), primary_key=True)
 )
-WANTED_IDS = _temporary_table(
-    "wanted_proposal", Column("id", Integer, primary_key=True, autoincrement=False)
-)
-"""The customer numbers and proposal ids the operator named, found or not."""
+"""The customer numbers the operator named, found or not."""
 
-_TABLES = (SELECTED, WANTED_CUSTOMERS, WANTED_IDS)
+_TABLES = (SELECTED, WANTED_CUSTOMERS)
 
 
 class SelectedProposals:
@@ -82,49 +82,59 @@ class SelectedProposals:
         proposal_ids: Sequence[int],
     ) -> None:
         self.connection = connection
-        self.everything = everything
         self.customer_nos = list(dict.fromkeys(customer_nos))
         self.proposal_ids = list(dict.fromkeys(proposal_ids))
-        self.count_set_aside = 0
         if connection.dialect.name == "sqlite":
             self.drop()  # left by an operation that committed without dropping them
         for table in _TABLES:
             table.create(connection)
         p = Proposal.__table__.c
+        self._closed_ids: list[int] = []
         if everything:
             connection.execute(insert(SELECTED).from_select(["id"], select(p.id)))
             return
+        if self.proposal_ids:
+            self._fill(SELECTED, "id", self.proposal_ids)
+            closed = set(
+                connection.execute(
+                    select(SELECTED.c.id).where(SELECTED.c.id.not_in(select(p.id)))
+                ).scalars()
+            )
+            if closed:
+                self._closed_ids = [i for i in self.proposal_ids if i in closed]
+                self._unselect(self._closed_ids)
         if self.customer_nos:
             self._fill(WANTED_CUSTOMERS, "customer_no", self.customer_nos)
             wanted = WANTED_CUSTOMERS.c.customer_no
-            connection.execute(
-                insert(SELECTED).from_select(
-                    ["id"],
-                    select(p.id).join_from(
-                        Proposal, WANTED_CUSTOMERS, p.customer_no == wanted
-                    ),
-                )
-            )
-        if self.proposal_ids:
-            self._fill(WANTED_IDS, "id", self.proposal_ids)
-            # A proposal named by its customer and by its id is one proposal:
+            # A proposal named by its id and by its customer is one proposal:
             # applied twice, it would write two history rows for one change.
             connection.execute(
                 insert(SELECTED).from_select(
                     ["id"],
-                    select(WANTED_IDS.c.id)
-                    .join_from(WANTED_IDS, Proposal, p.id == WANTED_IDS.c.id)
-                    .where(WANTED_IDS.c.id.not_in(select(SELECTED.c.id))),
+                    select(p.id)
+                    .join_from(Proposal, WANTED_CUSTOMERS, p.customer_no == wanted)
+                    .where(p.id.not_in(select(SELECTED.c.id))),
                 )
             )
 
+    def _unselect(self, ids: Sequence[int]) -> None:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            self.connection.execute(delete(SELECTED).where(SELECTED.c.id.in_(chunk)))
+
     def _fill(self, table: Table, column: str, keys: Sequence[Any]) -> None:
-        """Write the named keys; on SQLite through the driver, as one executemany."""
+        """Write the named keys in one statement: a JSON array (SQLite) or an array
+        (PostgreSQL) unpacked by the database, instead of a statement per key."""
+        target = table.c[column]
         if self.connection.dialect.name == "sqlite":
-            sql = f"INSERT INTO {table.name} ({column}) VALUES (?)"
-            self.connection.exec_driver_sql(sql, [(key,) for key in keys])
+            values = func.json_each(literal(json.dumps(list(keys)))).table_valued(
+                "value"
+            )
+            rows = select(values.c.value)
         else:
-            self.connection.execute(insert(table), [{column: key} for key in keys])
+            array = literal(list(keys), ARRAY(target.type))
+            rows = select(func.unnest(array))
+        self.connection.execute(insert(table).from_select([column], rows))
 
     def unknown_customers(self) -> list[str]:
         """The named customer numbers that no customer has, in the order named."""
@@ -142,77 +152,54 @@ class SelectedProposals:
     def not_open(self) -> tuple[list[str], list[int]]:
         """The named customers without an open proposal, and the named proposal ids
         that are no longer open, each in the order named."""
-        p = Proposal.__table__.c
         customers: list[str] = []
         if self.customer_nos:
-            found = set(
+            p = Proposal.__table__.c
+            wanted = WANTED_CUSTOMERS.c.customer_no
+            missing = set(
                 self.connection.execute(
-                    select(p.customer_no).join_from(
-                        Proposal,
-                        WANTED_CUSTOMERS,
-                        p.customer_no == WANTED_CUSTOMERS.c.customer_no,
-                    )
+                    select(wanted).where(wanted.not_in(select(p.customer_no)))
                 ).scalars()
             )
-            customers = [no for no in self.customer_nos if no not in found]
-        ids: list[int] = []
-        if self.proposal_ids:
-            found_ids = set(
-                self.connection.execute(
-                    select(p.id).join_from(
-                        Proposal, WANTED_IDS, p.id == WANTED_IDS.c.id
-                    )
-                ).scalars()
-            )
-            ids = [pid for pid in self.proposal_ids if pid not in found_ids]
-        return customers, ids
+            customers = [no for no in self.customer_nos if no in missing]
+        return customers, self._closed_ids
 
-    def set_aside_stale(self, exclude: Sequence[str]) -> list[Any]:
-        """Take out the proposals that may no longer be applied, and return them.
+    def set_aside_stale(self, exclude: Sequence[str]) -> tuple[list[str], list[Any]]:
+        """Take out the proposals that may no longer be applied; who is left, and
+        the stale ones.
 
         A proposal is stale when its customer's dunning condition is no longer the
         one it was made against, or the customer now has a flag of `exclude`. The
-        rows have the proposal's `id`, `customer_no` and `current_condition`, the
-        customer's `dunning_condition` and its flags; in customer number order.
+        first list holds the customer numbers of the proposals left, the second the
+        stale proposals with their `id`, `customer_no` and `current_condition`, the
+        customer's `dunning_condition` and its flags; both in customer number order.
         """
         p = Proposal.__table__.c
         cu = Customer.__table__.c
-        stale = p.current_condition.is_distinct_from(cu.dunning_condition)
-        flagged = [cu[flag].is_(True) for flag in exclude]
-        rows = list(
+        changed = p.current_condition.is_distinct_from(cu.dunning_condition)
+        is_stale = or_(changed, *(cu[flag].is_(True) for flag in exclude))
+        joined = select(p.id).join_from(SELECTED, Proposal, p.id == SELECTED.c.id)
+        joined = joined.join(Customer, cu.customer_no == p.customer_no)
+        stale_rows = list(
             self.connection.execute(
-                select(
-                    p.id,
+                joined.add_columns(
                     p.customer_no,
                     p.current_condition,
                     cu.dunning_condition,
                     *(cu[flag] for flag in FLAG_NAMES),
                 )
-                .join_from(SELECTED, Proposal, p.id == SELECTED.c.id)
-                .join(Customer, cu.customer_no == p.customer_no)
-                .where(or_(stale, *flagged))
+                .where(is_stale)
                 .order_by(p.customer_no)
             )
         )
-        if rows:
-            self.count_set_aside += len(rows)
-            ids = [row.id for row in rows]
-            for start in range(0, len(ids), 500):
-                self.connection.execute(
-                    delete(SELECTED).where(SELECTED.c.id.in_(ids[start : start + 500]))
-                )
-        return rows
-
-    def customer_numbers(self) -> list[str]:
-        """The customers of the selected proposals, in customer number order."""
-        p = Proposal.__table__.c
-        return list(
-            self.connection.execute(
-                select(p.customer_no)
-                .join_from(SELECTED, Proposal, p.id == SELECTED.c.id)
-                .order_by(p.customer_no)
-            ).scalars()
-        )
+        if stale_rows:
+            self._unselect([row.id for row in stale_rows])
+        # In proposal id order, which is nearly customer number order: sorting here
+        # costs less than a sort in the database.
+        left = self.connection.execute(
+            joined.with_only_columns(p.customer_no)
+        ).scalars()
+        return sorted(left), stale_rows
 
     def write_history(self, batch_id: int, applied_at: datetime, operator: str) -> None:
         """One history row per selected proposal, copied from it and its customer."""
@@ -268,14 +255,28 @@ class SelectedProposals:
 
     def delete_proposals(self) -> int:
         """Delete the selected proposals; how many were deleted."""
-        if self.everything and not self.count_set_aside:
+        selected = self.count()
+        open_count = int(
+            self.connection.execute(
+                select(func.count()).select_from(Proposal)
+            ).scalar_one()
+        )
+        if selected == open_count:
+            # Every open proposal (the selection holds only open ones): without a
+            # WHERE the database deletes in table order, sparing a search per row.
             result = self.connection.execute(delete(Proposal))
             return result.rowcount or 0
         p = Proposal.__table__.c
-        result = self.connection.execute(
-            delete(Proposal).where(p.id.in_(select(SELECTED.c.id)))
-        )
-        return result.rowcount or 0
+        statement = delete(Proposal).where(p.id.in_(select(SELECTED.c.id)))
+        if self.connection.dialect.name != "sqlite" or selected * 2 < open_count:
+            return self.connection.execute(statement).rowcount or 0
+        # Most of them: dropping the list's sort indexes and making them again for
+        # the proposals left costs less than taking each row out of each index.
+        # Readers keep the state before this transaction until it commits.
+        indexes = drop_own_indexes(self.connection)
+        deleted = self.connection.execute(statement).rowcount or 0
+        create_indexes(self.connection, indexes)
+        return deleted
 
     def count(self) -> int:
         return int(
