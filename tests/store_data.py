@@ -295,10 +295,12 @@ def wait_for_writers(url: str, count: int, timeout: float = 60.0) -> None:
     """Return once `count` writers wait for the write lock.
 
     PostgreSQL shows who waits for the advisory lock. SQLite does not show who waits
-    for BEGIN IMMEDIATE, so there the processes are given time to get there.
+    for BEGIN IMMEDIATE, so there the processes are given time to get there: on a
+    busy machine, starting four interpreters at once takes seconds, and a writer
+    that only starts after the first one has finished would not contend at all.
     """
     if not url.startswith("postgresql"):
-        time.sleep(2.5)
+        time.sleep(6.0)
         return
     engine = make_engine(url)
     deadline = time.monotonic() + timeout
