@@ -180,7 +180,21 @@ def _cell(value: object) -> str:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return printable(str(value))
+
+
+# Control characters (C0, DEL, C1) as Python writes them in a literal: \x1b.
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def printable(text: str) -> str:
+    """`text` for the terminal: control characters shown, not obeyed.
+
+    Names and numbers come from import files and arguments; an escape sequence in
+    one would clear the screen or retitle the window, a line break would split a
+    table row or a one-line message.
+    """
+    return text.translate(_CONTROLS)
 
 
 def reason_text(reason: Sequence[dict[str, Any]]) -> str:
@@ -311,7 +325,7 @@ def cmd_import(ctx: Context) -> int:
         f"{result.customers_created} customers created.\n"
     )
     for warning in result.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
+        sys.stderr.write(f"warning: {printable(warning)}\n")
     return EXIT_OK
 
 
@@ -612,7 +626,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             raise InputError("--demo opens the UI; for demo data use 'init --demo'")
         return COMMANDS[args.command](ctx)
     except InputError as exc:
-        sys.stderr.write(f"segment-tui: {exc}\n")
+        sys.stderr.write(f"segment-tui: {printable(str(exc))}\n")
         return EXIT_REFUSED
     except (IntegrityError, ProgrammingError, DataError):
         # The store refused what the program asked: a bug, not an unusable store.

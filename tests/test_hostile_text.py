@@ -291,6 +291,57 @@ def test_delete_and_apply_take_hostile_customer_numbers_literally(
     assert counts["proposal"] == len(CUSTOMERS) - 4
 
 
+# --- The terminal: control characters in the data ----------------------------------
+
+# Clears the screen, sets the window title, rings the bell, moves back to the start
+# of the line and starts a new one: what a name from an import file may hold.
+CONTROL_NAME = "Bell\x07 \x1b[2J\x1b]0;title\x07 back\r new\nline \x9b31m end"
+CONTROLS = ("\x07", "\x1b", "\r", "\x9b")
+
+
+@pytest.mark.usefixtures("cli_isolated")
+def test_control_characters_in_the_data_do_not_reach_the_terminal(
+    store: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    engine = make_engine(store)
+    try:
+        with write_transaction(engine) as connection:
+            connection.execute(
+                insert(Customer), [{"customer_no": "CTRL\x1b[1m", "name": CONTROL_NAME}]
+            )
+        services.create_proposals(engine, REFERENCE, "tester")
+    finally:
+        engine.dispose()
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text(
+        "Customer,Document,Posted,Due,Amount\n"
+        + "K9,D\x1b[31m1,2024-01-01,2024-02-01,1.00\n" * 2,
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        '[columns]\ncustomer_no = "Customer"\ndocument_no = "Document"\n'
+        'posting_date = "Posted"\ndue_date = "Due"\namount = "Amount"\n',
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+
+    listed = run(store, "proposals")
+    imported = run(store, "import", "ledger", str(ledger), "--mapping", str(mapping))
+    refused = run(store, "delete", "NOBODY\x1b[2J", "new\nline")
+
+    assert listed[0] == imported[0] == 0
+    assert refused[0] == 2
+    err = capsys.readouterr().err
+    for text in (listed[1], imported[1], err):
+        assert not any(c in text for c in CONTROLS), text
+    rows = listed[1].splitlines()
+    assert len(rows) == 3 + len(CUSTOMERS) + 1  # run line, header, rule, rows
+    assert any("Bell\\x07 \\x1b[2J" in row for row in rows)
+    assert err.count("\n") == 2  # one warning, one refusal
+    assert err.splitlines()[1].startswith("segment-tui: unknown customer")
+
+
 # --- The history -------------------------------------------------------------------
 
 
