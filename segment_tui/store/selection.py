@@ -178,8 +178,11 @@ class SelectedProposals:
         cu = Customer.__table__.c
         changed = p.current_condition.is_distinct_from(cu.dunning_condition)
         is_stale = or_(changed, *(cu[flag].is_(True) for flag in exclude))
-        joined = select(p.id).join_from(SELECTED, Proposal, p.id == SELECTED.c.id)
-        joined = joined.join(Customer, cu.customer_no == p.customer_no)
+        joined = (
+            select(p.id)
+            .join_from(Proposal, Customer, cu.customer_no == p.customer_no)
+            .where(_selected())
+        )
         stale_rows = list(
             self.connection.execute(
                 joined.add_columns(
@@ -219,8 +222,8 @@ class SelectedProposals:
                 literal(applied_at, changes.applied_at.type),
                 literal(operator, changes.applied_by.type),
             )
-            .join_from(SELECTED, Proposal, p.id == SELECTED.c.id)
-            .join(Customer, cu.customer_no == p.customer_no)
+            .join_from(Proposal, Customer, cu.customer_no == p.customer_no)
+            .where(_selected())
             .order_by(p.customer_no)
         )
         columns = [
@@ -242,7 +245,7 @@ class SelectedProposals:
         p = Proposal.__table__.c
         chosen = (
             select(p.customer_no, p.proposed_condition, p.segment)
-            .join_from(SELECTED, Proposal, p.id == SELECTED.c.id)
+            .where(_selected())
             .subquery("chosen")
         )
         self.connection.execute(
@@ -266,8 +269,7 @@ class SelectedProposals:
             # WHERE the database deletes in table order, sparing a search per row.
             result = self.connection.execute(delete(Proposal))
             return result.rowcount or 0
-        p = Proposal.__table__.c
-        statement = delete(Proposal).where(p.id.in_(select(SELECTED.c.id)))
+        statement = delete(Proposal).where(_selected())
         if self.connection.dialect.name != "sqlite" or selected * 2 < open_count:
             return self.connection.execute(statement).rowcount or 0
         # Most of them: dropping the list's sort indexes and making them again for
@@ -288,6 +290,17 @@ class SelectedProposals:
     def drop(self) -> None:
         for table in _TABLES:
             self.connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+
+
+def _selected() -> Any:
+    """The condition "the proposal is selected".
+
+    Written as `id IN (SELECT ...)` rather than as a join: SQLite then walks the
+    selection and finds each proposal by its key, where for a join it may choose to
+    walk the whole proposal table (it has no statistics of the temporary table),
+    which on a million open proposals costs several times as much.
+    """
+    return Proposal.__table__.c.id.in_(select(SELECTED.c.id))
 
 
 @contextmanager
