@@ -1,8 +1,14 @@
 """The metrics of every customer in one SQL aggregate over `ledger_entry`.
 
-The expressions mirror `segment_tui.rules.metrics.compute_totals` clause by clause;
-tests hold the two against each other. Only whole-number and money totals are computed
-here; ratios and averages follow in Python from `Metrics.derive`.
+The expressions (`ledger_totals`) compute what `segment_tui.rules.metrics.
+compute_totals` computes, in a form that is cheap for the database; tests hold the
+two against each other. Only whole-number and money totals are computed here; ratios
+and averages follow in Python from `Metrics.derive`.
+
+Two queries use them: `customer_totals_query` joins every customer to the ledger
+and reminder aggregates (the metrics command, the customer page, a proposal run on
+PostgreSQL), and `customer_ledger_query` aggregates each customer's entries in one
+streamed pass, which a proposal run on SQLite reads (`iter_customer_values`).
 """
 
 from collections.abc import Iterator

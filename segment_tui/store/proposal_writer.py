@@ -119,6 +119,9 @@ class ProposalWriter:
 
     def finish(self) -> int:
         """Write what is left and index the table again; how many were added."""
+        # Limitation: every run builds the list's four sort indexes over all its
+        # proposals, about 2 s of a run at a million customers, however few of the
+        # proposals differ from the run before.
         self._flush()
         create_indexes(self.connection, self._indexes)
         self._indexes = []

@@ -269,6 +269,8 @@ class SelectedProposals:
             # WHERE the database deletes in table order, sparing a search per row.
             result = self.connection.execute(delete(Proposal))
             return result.rowcount or 0
+        # Limitation: taking 100,000 of a million open proposals out of the list
+        # and its five indexes costs about twice a bare UPDATE of those customers.
         statement = delete(Proposal).where(_selected())
         if self.connection.dialect.name != "sqlite" or selected * 2 < open_count:
             return self.connection.execute(statement).rowcount or 0
