@@ -7,8 +7,9 @@ and averages follow in Python from `Metrics.derive`.
 
 Two queries use them: `customer_totals_query` joins every customer to the ledger
 and reminder aggregates (the metrics command, the customer page, a proposal run on
-PostgreSQL), and `customer_ledger_query` aggregates each customer's entries in one
-streamed pass, which a proposal run on SQLite reads (`iter_customer_values`).
+PostgreSQL), and `customer_ledger_query` aggregates each customer's entries and
+reminders in one streamed pass, which a proposal run on SQLite reads
+(`iter_customer_values`).
 """
 
 from collections.abc import Iterator
@@ -37,7 +38,11 @@ from segment_tui.rules.conditions import FLAG_NAMES
 from segment_tui.rules.metrics import Totals, derive_values
 from segment_tui.rules.window import Window
 from segment_tui.store.models import Customer, Day, LedgerEntry, Money, Reminder
-from segment_tui.store.sqlite_values import CustomerValues, iter_sqlite_values
+from segment_tui.store.sqlite_values import (
+    CustomerValues,
+    ValueStream,
+    sqlite_value_stream,
+)
 
 
 class days_between(FunctionElement[int]):
@@ -226,15 +231,15 @@ def customer_totals_query(
 
 
 def customer_ledger_query(reference: date, lookback_months: int, tolerance: int) -> Any:
-    """Every customer with its flags and ledger totals, in customer number order.
+    """Every customer with its flags, ledger and reminder totals, in customer order.
 
-    What a proposal run reads on SQLite, with `reminder_totals_query`: the customer
-    number, the dunning condition, the flags as one number (flag i in bit i, in
-    `FLAG_COLUMNS` order) and the ledger totals. The same totals as
-    `customer_totals_query`, but SQLite joins an aggregate by writing it all to a
-    temporary table and indexing it first; here it walks the customers in key
-    order and aggregates each one's entries through the ledger's customer index, so
-    the rows stream out as they are made.
+    What a proposal run reads on SQLite: the customer number, the dunning condition,
+    the flags as one number (flag i in bit i, in `FLAG_COLUMNS` order), the ledger
+    totals and the reminder totals. The same totals as `customer_totals_query`, but
+    SQLite joins an aggregate by writing it all to a temporary table and indexing it
+    first; here it walks the customers in key order, aggregates each one's entries
+    through the ledger's customer index and reads its reminders through the
+    reminders' unique index, so the rows stream out as they are made.
     """
     customer = Customer.__table__
     cu = customer.c
@@ -244,12 +249,24 @@ def customer_ledger_query(reference: date, lookback_months: int, tolerance: int)
         for bit, flag in enumerate(FLAG_COLUMNS)
     ]
     entries = and_(le.c.customer_no == cu.customer_no, invoice_filter(le.c, reference))
+    window = Window.before(reference, lookback_months)
+    rc = Reminder.__table__.c
+    issued_in_window = and_(
+        rc.customer_no == cu.customer_no,
+        rc.issued_on > literal(window.start, Day()),
+        rc.issued_on <= literal(reference, Day()),
+    )
+    zero: ColumnElement[int] = literal_column("0", Integer())
+    reminder_count = select(func.count()).where(issued_in_window)
+    max_level = select(func.coalesce(func.max(rc.level), zero)).where(issued_in_window)
     return (
         select(
             cu.customer_no,
             cu.dunning_condition,
             sum(flag_bits[1:], flag_bits[0]).label("flags"),
             *ledger_totals(le.c, reference, lookback_months, tolerance),
+            reminder_count.scalar_subquery().label("reminder_count"),
+            max_level.scalar_subquery().label("max_reminder_level"),
         )
         .select_from(customer.outerjoin(le, entries))
         .group_by(cu.customer_no)
@@ -265,27 +282,25 @@ def iter_customer_values(
     batch_size: int = 10_000,
     *,
     read_ahead: bool = False,
-) -> Iterator[CustomerValues]:
+) -> ValueStream:
     """Stream (customer number, dunning condition, values) for every customer.
 
     The values are the metrics and the flags in `rules.chooser.VALUE_NAMES` order:
     what a proposal run needs, without an object per customer. On SQLite they come
-    from `customer_ledger_query` and the reminder totals (see `sqlite_values`), with
-    `read_ahead` the first read by a second process (the caller must hold the write
-    lock); PostgreSQL runs the join of `customer_totals_query`, with parallel
-    workers where it sees fit.
+    from `customer_ledger_query` (see `sqlite_values`), with `read_ahead` read by a
+    second process where the store allows it (the caller must hold the write lock);
+    PostgreSQL runs the join of `customer_totals_query`, with parallel workers
+    where it sees fit.
     """
     if connection.dialect.name == "sqlite":
-        rc = Reminder.__table__.c
-        return iter_sqlite_values(
+        return sqlite_value_stream(
             connection,
             customer_ledger_query(reference, lookback_months, tolerance),
-            reminder_totals_query(reference, lookback_months).order_by(rc.customer_no),
             batch_size,
             read_ahead,
         )
     query = customer_totals_query(reference, lookback_months, tolerance)
-    return _joined_values(connection, query, batch_size)
+    return ValueStream(_joined_values(connection, query, batch_size), elsewhere=False)
 
 
 def _joined_values(

@@ -1,13 +1,13 @@
 """Every customer's values for a proposal run on SQLite, straight from the driver.
 
-A proposal run reads two streams in customer number order: every customer with its
-dunning condition, flags and ledger totals (`metrics_sql.customer_ledger_query`),
-and the reminder totals of the customers that have reminders, which are merged in.
-The rows come from the driver without SQLAlchemy's per-value processing, and become
-the values the rules read (`rules.chooser.VALUE_NAMES`) in one loop written for a
-million customers; amounts arrive as whole cents and become decimals through
-`models.money_from_cents`, the one place that knows the storage form. Tests hold
-the values equal to the reference's (`iter_customer_totals` with `Metrics.derive`).
+A proposal run reads one stream in customer number order: every customer with its
+dunning condition, flags, ledger and reminder totals
+(`metrics_sql.customer_ledger_query`). The rows come from the driver without
+SQLAlchemy's per-value processing, and become the values the rules read
+(`rules.chooser.VALUE_NAMES`) in one loop written for a million customers;
+amounts arrive as whole cents and become decimals through `models.money_from_cents`,
+the one place that knows the storage form. Tests hold the values equal to the
+reference's (`iter_customer_totals` with `Metrics.derive`).
 
 The ledger query is by far the most work of a run, so for a large store a second
 process reads it (`read_ahead`) while this one chooses segments and writes
@@ -16,8 +16,7 @@ proposals: on two cores the two halves of the work overlap.
 
 import logging
 import sys
-from collections.abc import Generator, Iterator, Sequence
-from itertools import chain
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from sqlalchemy import Connection
@@ -53,57 +52,57 @@ def driver_sql(connection: Connection, query: Any) -> str:
     return str(compiled)
 
 
-def iter_sqlite_values(
-    connection: Connection,
-    ledger_query: Any,
-    reminder_query: Any,
-    batch_size: int,
-    ahead: bool,
-) -> Iterator[CustomerValues]:
+class ValueStream(Iterator[CustomerValues]):
+    """The values of every customer, and where they are read.
+
+    `elsewhere` is true when another process reads them: then this connection runs
+    no statement while the stream is read, and may change the schema (a proposal
+    run drops the list's indexes for a large rewrite).
+    """
+
+    def __init__(self, values: Iterator[CustomerValues], *, elsewhere: bool) -> None:
+        self._values = values
+        self.elsewhere = elsewhere
+
+    def __next__(self) -> CustomerValues:
+        return next(self._values)
+
+    def close(self) -> None:
+        close = getattr(self._values, "close", None)
+        if close is not None:
+            close()
+
+
+def sqlite_value_stream(
+    connection: Connection, query: Any, batch_size: int, ahead: bool
+) -> ValueStream:
     """The values of every customer, in customer number order.
 
-    `ledger_query` is `customer_ledger_query`, `reminder_query` the reminder totals
-    in customer number order. With `ahead`, a second process reads the first where
-    the store allows it; the caller holds the write lock.
+    `query` is `customer_ledger_query`. With `ahead`, a second process reads it
+    where the store allows it; the caller holds the write lock.
     """
-    ledger_sql = driver_sql(connection, ledger_query)
-    reader = _second_process(connection, ledger_sql, batch_size) if ahead else None
-    batches = (
-        reader.batches() if reader else _batches(connection, ledger_sql, batch_size)
-    )
-    reminder_sql = driver_sql(connection, reminder_query)
-    return _values(batches, _batches(connection, reminder_sql, batch_size))
+    sql = driver_sql(connection, query)
+    reader = _second_process(connection, sql, batch_size) if ahead else None
+    if reader is None:
+        return ValueStream(
+            _values(_batches(connection, sql, batch_size)), elsewhere=False
+        )
+    return ValueStream(_values(reader.batches()), elsewhere=True)
 
 
-def _values(
-    batches: Generator[list[Any], None, None],
-    reminder_batches: Generator[list[Any], None, None],
-) -> Iterator[CustomerValues]:
+def _values(batches: Generator[list[Any], None, None]) -> Iterator[CustomerValues]:
     """Each customer as (customer number, condition, values), with the values that
     `derive_values` and the flags give; written out because it runs a million times.
     """
     money = money_from_cents
     zero_money = money(0)
     flag_values = _FLAG_VALUES
-    end: Sequence[Any] = (None, 0, 0)
-    reminders = chain.from_iterable(reminder_batches)
-    reminder = next(reminders, end)
     try:
         for batch in batches:
             for row in batch:
                 (no, condition, flags, invoices, paid, late, days_late) = row[:7]
                 (max_late, opened, open_cents, overdue, overdue_cents) = row[7:12]
-                (max_overdue, disputed) = row[12:]
-                # Both streams are in customer number order; a reminder of a customer
-                # number that the customer table lacks (the foreign key forbids it)
-                # is passed over, as the join would.
-                while reminder is not end and reminder[0] < no:
-                    reminder = next(reminders, end)
-                if reminder[0] == no:
-                    (_, reminder_count, max_level) = reminder
-                    reminder = next(reminders, end)
-                else:
-                    reminder_count = max_level = 0
+                (max_overdue, disputed, reminder_count, max_level) = row[12:]
                 values = (
                     invoices,
                     paid,
@@ -124,7 +123,6 @@ def _values(
                 yield no, condition, values
     finally:
         batches.close()
-        reminder_batches.close()
 
 
 def _batches(
@@ -142,15 +140,13 @@ def _batches(
         cursor.close()
 
 
-def _second_process(
-    connection: Connection, sql: str, batch_size: int
-) -> SecondProcessReader | None:
-    """A reader of `sql` in a second process, or None when this store has none.
+def snapshot_database(connection: Connection) -> str | None:
+    """The store's file, when another connection can read it beside this transaction.
 
     Another connection sees this transaction's state of the tables it has not
     written only in write-ahead-log mode (then it reads the last committed state,
     and this transaction holds the write lock). An in-memory store, a URI file
-    name, or a file system that refused the log are read in this process.
+    name, or a file system that refused the log have no such file: None.
     """
     database = connection.engine.url.database or ""
     if not database or database == ":memory:" or database.startswith("file:"):
@@ -158,7 +154,15 @@ def _second_process(
     driver = connection.connection.driver_connection
     assert driver is not None
     (mode,) = driver.execute("PRAGMA journal_mode").fetchone()
-    if str(mode).lower() != "wal" or not sys.executable:
+    return database if str(mode).lower() == "wal" else None
+
+
+def _second_process(
+    connection: Connection, sql: str, batch_size: int
+) -> SecondProcessReader | None:
+    """A reader of `sql` in a second process, or None when this store has none."""
+    database = snapshot_database(connection)
+    if database is None or not sys.executable:
         return None
     try:
         return SecondProcessReader(database, sql, batch_size, busy_timeout())
