@@ -293,17 +293,7 @@ def create_proposals(
             ).scalar_one()
         )
         writer = ProposalWriter(connection, run_id)
-        replaced = writer.clear()
-
-        done = excluded = unmatched = 0
-        chooser = SegmentChooser(setup)
-        reasons = ReasonWriter(setup)
-        segments = setup.segment
-        overdue_at = VALUE_NAMES.index("overdue_amount")
-        ratio_at = VALUE_NAMES.index("late_ratio")
         settings = setup.settings
-        if progress is not None:
-            progress(0, total)
         rows = iter_customer_values(
             connection,
             reference,
@@ -311,28 +301,41 @@ def create_proposals(
             settings.late_tolerance_days,
             read_ahead=total >= READ_AHEAD_FROM,
         )
-        for customer_no, condition, values in rows:
-            done += 1
-            index, held = chooser.choose(values)
-            if index < 0:
-                if index == EXCLUDED:
-                    excluded += 1
-                else:
-                    unmatched += 1
-            elif segments[index].dunning_condition != condition:
-                segment = segments[index]
-                writer.add(
-                    customer_no,
-                    condition,
-                    segment.code,
-                    segment.dunning_condition,
-                    reasons.json(index, held, values),
-                    values[overdue_at],
-                    values[ratio_at],
-                )
-            if progress is not None and done % BATCH == 0:
-                progress(done, total)
-        proposals = writer.finish()
+        done = excluded = unmatched = 0
+        chooser = SegmentChooser(setup)
+        reasons = ReasonWriter(setup)
+        segments = setup.segment
+        overdue_at = VALUE_NAMES.index("overdue_amount")
+        ratio_at = VALUE_NAMES.index("late_ratio")
+        try:
+            replaced = writer.begin(may_drop_indexes=rows.elsewhere)
+            if progress is not None:
+                progress(0, total)
+            for customer_no, condition, values in rows:
+                done += 1
+                index, held = chooser.choose(values)
+                if index < 0:
+                    if index == EXCLUDED:
+                        excluded += 1
+                    else:
+                        unmatched += 1
+                elif segments[index].dunning_condition != condition:
+                    segment = segments[index]
+                    writer.add(
+                        customer_no,
+                        condition,
+                        segment.code,
+                        segment.dunning_condition,
+                        reasons.json(index, held, values),
+                        values[overdue_at],
+                        values[ratio_at],
+                    )
+                if progress is not None and done % BATCH == 0:
+                    progress(done, total)
+            proposals = writer.finish()
+        finally:
+            rows.close()
+            writer.close()
         if progress is not None:
             progress(done, total)
 
@@ -349,11 +352,12 @@ def create_proposals(
             )
         )
     log.info(
-        "proposal run %s: %s customers, %s proposals, %s excluded, %s unmatched, "
-        "%s replaced, %s ms",
+        "proposal run %s: %s customers, %s proposals (%s as they were), "
+        "%s excluded, %s unmatched, %s replaced, %s ms",
         run_id,
         done,
         proposals,
+        writer.kept,
         excluded,
         unmatched,
         replaced,
