@@ -29,7 +29,12 @@ from sqlalchemy.sql import Select
 
 from segment_tui.errors import InputError
 from segment_tui.reasons import ReasonWriter
-from segment_tui.rules.chooser import EXCLUDED, VALUE_NAMES, SegmentChooser
+from segment_tui.rules.chooser import (
+    EXCLUDED,
+    VALUE_NAMES,
+    SegmentChooser,
+    metrics_read,
+)
 from segment_tui.rules.metrics import Metrics
 from segment_tui.rules.segments import Choice, choose_segment
 from segment_tui.rules.setup import Setup, parse_setup
@@ -55,6 +60,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 10_000
 READ_AHEAD_FROM = 20_000
+PROPOSAL_METRICS = frozenset({"overdue_amount", "late_ratio"})
+"""The metrics a proposal keeps besides its reason, for the list to sort on."""
 """From this many customers on, a proposal run reads the ledger in a second process
 (on SQLite): below it, starting the process costs more than it saves."""
 Progress = Callable[[int, int], None]
@@ -300,6 +307,7 @@ def create_proposals(
             settings.lookback_months,
             settings.late_tolerance_days,
             read_ahead=total >= READ_AHEAD_FROM,
+            metrics=metrics_read(setup) | PROPOSAL_METRICS,
         )
         done = excluded = unmatched = 0
         chooser = SegmentChooser(setup)

@@ -123,6 +123,16 @@ class SegmentChooser:
         )
 
 
+def metrics_read(setup: Setup) -> frozenset[str]:
+    """The metrics that the setup's conditions compare: all a chooser reads of them."""
+    return frozenset(
+        condition.subject
+        for segment in setup.segment
+        for condition in segment.parsed
+        if not condition.is_flag
+    )
+
+
 def _test_source(condition: Condition, position: int, threshold: str) -> str:
     """The condition as a Python expression over the values `v`: True or False."""
     if condition.op == "is":

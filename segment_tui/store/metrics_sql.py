@@ -12,7 +12,7 @@ reminders in one streamed pass, which a proposal run on SQLite reads
 (`iter_customer_values`).
 """
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -64,6 +64,27 @@ def _days_between_default(element: Any, compiler: Any, **kw: Any) -> str:
 
 FLAG_COLUMNS = FLAG_NAMES
 """The customer's flag columns, in the order of the flags among the rules' values."""
+
+
+_TOTALS_OF = {
+    "late_ratio": ("late_count", "paid_count"),
+    "avg_days_late": ("days_late_sum", "paid_count"),
+    "reminder_count": (),
+    "max_reminder_level": (),
+}
+"""The totals a metric follows from, where they are not the metric's own name."""
+
+
+REMINDER_METRICS = ("reminder_count", "max_reminder_level")
+"""The metrics that come from the reminders, in the order a run's query has them."""
+
+
+def totals_for(metrics: Collection[str]) -> frozenset[str]:
+    """The ledger totals (`Totals` field names) that the given metrics need."""
+    needed: set[str] = set()
+    for metric in metrics:
+        needed.update(_TOTALS_OF.get(metric, (metric,)))
+    return frozenset(needed)
 
 
 @dataclass(frozen=True)
@@ -230,7 +251,12 @@ def customer_totals_query(
     return query
 
 
-def customer_ledger_query(reference: date, lookback_months: int, tolerance: int) -> Any:
+def customer_ledger_query(
+    reference: date,
+    lookback_months: int,
+    tolerance: int,
+    metrics: Collection[str] | None = None,
+) -> Any:
     """Every customer with its flags, ledger and reminder totals, in customer order.
 
     What a proposal run reads on SQLite: the customer number, the dunning condition,
@@ -240,6 +266,11 @@ def customer_ledger_query(reference: date, lookback_months: int, tolerance: int)
     first; here it walks the customers in key order, aggregates each one's entries
     through the ledger's customer index and reads its reminders through the
     reminders' unique index, so the rows stream out as they are made.
+
+    With `metrics` given, only the totals those metrics need are computed; every
+    other total is 0. A proposal run reads only the metrics of its setup's
+    conditions and the two a proposal keeps, and each total it leaves out saves
+    an aggregate step for each of the ledger's entries.
     """
     customer = Customer.__table__
     cu = customer.c
@@ -257,16 +288,33 @@ def customer_ledger_query(reference: date, lookback_months: int, tolerance: int)
         rc.issued_on <= literal(reference, Day()),
     )
     zero: ColumnElement[int] = literal_column("0", Integer())
-    reminder_count = select(func.count()).where(issued_in_window)
-    max_level = select(func.coalesce(func.max(rc.level), zero)).where(issued_in_window)
+    totals = ledger_totals(le.c, reference, lookback_months, tolerance)
+    reminders: list[Any] = [
+        select(func.count()).where(issued_in_window).scalar_subquery(),
+        select(func.coalesce(func.max(rc.level), zero))
+        .where(issued_in_window)
+        .scalar_subquery(),
+    ]
+    if metrics is not None:
+        needed = totals_for(metrics)
+        totals = [
+            total if total.name in needed else zero.label(total.name)
+            for total in totals
+        ]
+        reminders = [
+            reminder if name in metrics else zero
+            for reminder, name in zip(reminders, REMINDER_METRICS, strict=True)
+        ]
     return (
         select(
             cu.customer_no,
             cu.dunning_condition,
             sum(flag_bits[1:], flag_bits[0]).label("flags"),
-            *ledger_totals(le.c, reference, lookback_months, tolerance),
-            reminder_count.scalar_subquery().label("reminder_count"),
-            max_level.scalar_subquery().label("max_reminder_level"),
+            *totals,
+            *(
+                reminder.label(name)
+                for reminder, name in zip(reminders, REMINDER_METRICS, strict=True)
+            ),
         )
         .select_from(customer.outerjoin(le, entries))
         .group_by(cu.customer_no)
@@ -282,6 +330,7 @@ def iter_customer_values(
     batch_size: int = 10_000,
     *,
     read_ahead: bool = False,
+    metrics: Collection[str] | None = None,
 ) -> ValueStream:
     """Stream (customer number, dunning condition, values) for every customer.
 
@@ -290,12 +339,13 @@ def iter_customer_values(
     from `customer_ledger_query` (see `sqlite_values`), with `read_ahead` read by a
     second process where the store allows it (the caller must hold the write lock);
     PostgreSQL runs the join of `customer_totals_query`, with parallel workers
-    where it sees fit.
+    where it sees fit. With `metrics` given, SQLite computes only those metrics;
+    the others are 0 (see `customer_ledger_query`).
     """
     if connection.dialect.name == "sqlite":
         return sqlite_value_stream(
             connection,
-            customer_ledger_query(reference, lookback_months, tolerance),
+            customer_ledger_query(reference, lookback_months, tolerance, metrics),
             batch_size,
             read_ahead,
         )
