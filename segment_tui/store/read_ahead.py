@@ -20,15 +20,17 @@ This module imports only the standard library, so that the process starts fast.
 # machine whose other core is busy, a run takes about as long as reading the ledger
 # in one process, plus the cost of sending the rows through the pipe.
 
+import io
 import os
 import pickle
 import sqlite3
 import subprocess
 import sys
+import threading
 import traceback
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 _CHILD_COMMAND = "from segment_tui.store.read_ahead import serve; serve()"
 
@@ -37,8 +39,19 @@ class SecondProcessReader:
     """The rows of one query, read by a second process; see the module docstring."""
 
     def __init__(
-        self, database: str, sql: str, batch_size: int, busy_timeout: float
+        self,
+        database: str,
+        sql: str,
+        batch_size: int,
+        busy_timeout: float,
+        parameters: tuple[Any, ...] = (),
+        *,
+        buffered: bool = False,
     ) -> None:
+        """Start the process. `buffered`: a thread takes in everything the process
+        sends at once, so that it reads at full speed even while nobody asks for its
+        rows yet (for a reader of a later part of the customers); its rows then wait
+        in memory."""
         # -P and PYTHONPATH: the child imports this module from where this process
         # has it, not from the current folder.
         environment = dict(os.environ)
@@ -56,16 +69,38 @@ class SecondProcessReader:
             env=environment,
         )
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.results = self.process.stdout
+        self.results: IO[bytes] = self.process.stdout
+        self._taken = io.BytesIO()
+        self._taker: threading.Thread | None = None
         try:
             with self.process.stdin as orders:
-                pickle.dump((database, sql, batch_size, busy_timeout), orders)
+                pickle.dump(
+                    (database, sql, parameters, batch_size, busy_timeout), orders
+                )
         except BrokenPipeError:
             pass  # the child has ended already; rows() finds out
+        if buffered:
+            self._taker = threading.Thread(
+                target=self._take_all, name="ledger-reader", daemon=True
+            )
+            self._taker.start()
+
+    def _take_all(self) -> None:
+        # Reading a pipe lets go of the interpreter, so this thread costs the run
+        # next to nothing.
+        source = self.process.stdout
+        assert source is not None
+        while chunk := source.read1(1 << 20):  # type: ignore[attr-defined]
+            self._taken.write(chunk)
 
     def batches(self) -> Generator[list[Any], None, None]:
         """The query's rows in order, in batches; the process ends with this."""
         done = False
+        if self._taker is not None:
+            self._taker.join()
+            self.results.close()
+            self._taken.seek(0)
+            self.results = self._taken
         try:
             while True:
                 try:
@@ -89,6 +124,15 @@ class SecondProcessReader:
                 self.process.kill()
             self.process.wait()
 
+    def stop(self) -> None:
+        """End the process if it still runs, whether or not its rows were read."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        if self._taker is not None:
+            self._taker.join()
+        self.results.close()
+
 
 def serve() -> None:
     """The second process: an order on stdin, batches of rows on stdout."""
@@ -99,12 +143,14 @@ def serve() -> None:
         results.flush()
 
     try:
-        database, sql, batch_size, busy_timeout = pickle.load(sys.stdin.buffer)
+        database, sql, parameters, batch_size, busy_timeout = pickle.load(
+            sys.stdin.buffer
+        )
         connection = sqlite3.connect(
             database, timeout=busy_timeout, isolation_level=None
         )
         try:
-            cursor = connection.execute(sql)
+            cursor = connection.execute(sql, parameters)
             while rows := cursor.fetchmany(batch_size):
                 send("rows", rows)
         finally:

@@ -16,15 +16,16 @@ proposals: on two cores the two halves of the work overlap.
 
 import logging
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select, text
 
 from segment_tui.rules.conditions import FLAG_NAMES
 from segment_tui.rules.metrics import ratio
 from segment_tui.store.engine import busy_timeout
-from segment_tui.store.models import money_from_cents
+from segment_tui.store.models import Customer, money_from_cents
 from segment_tui.store.read_ahead import SecondProcessReader
 
 log = logging.getLogger(__name__)
@@ -55,14 +56,21 @@ def driver_sql(connection: Connection, query: Any) -> str:
 class ValueStream(Iterator[CustomerValues]):
     """The values of every customer, and where they are read.
 
-    `elsewhere` is true when another process reads them: then this connection runs
+    `elsewhere` is true when other processes read them: then this connection runs
     no statement while the stream is read, and may change the schema (a proposal
     run drops the list's indexes for a large rewrite).
     """
 
-    def __init__(self, values: Iterator[CustomerValues], *, elsewhere: bool) -> None:
+    def __init__(
+        self,
+        values: Iterator[CustomerValues],
+        *,
+        elsewhere: bool,
+        readers: Sequence[SecondProcessReader] = (),
+    ) -> None:
         self._values = values
         self.elsewhere = elsewhere
+        self._readers = readers
 
     def __next__(self) -> CustomerValues:
         return next(self._values)
@@ -71,6 +79,8 @@ class ValueStream(Iterator[CustomerValues]):
         close = getattr(self._values, "close", None)
         if close is not None:
             close()
+        for reader in self._readers:
+            reader.stop()
 
 
 def sqlite_value_stream(
@@ -78,19 +88,19 @@ def sqlite_value_stream(
 ) -> ValueStream:
     """The values of every customer, in customer number order.
 
-    `query` is `customer_ledger_query`. With `ahead`, a second process reads it
+    `query` is `customer_ledger_query`. With `ahead`, second processes read it
     where the store allows it; the caller holds the write lock.
     """
-    sql = driver_sql(connection, query)
-    reader = _second_process(connection, sql, batch_size) if ahead else None
-    if reader is None:
-        return ValueStream(
-            _values(_batches(connection, sql, batch_size)), elsewhere=False
-        )
-    return ValueStream(_values(reader.batches()), elsewhere=True)
+    readers = _second_processes(connection, query, batch_size) if ahead else []
+    if not readers:
+        sql = driver_sql(connection, query)
+        batches = _batches(connection, sql, batch_size)
+        return ValueStream(_values(batches), elsewhere=False)
+    parts = chain.from_iterable(reader.batches() for reader in readers)
+    return ValueStream(_values(parts), elsewhere=True, readers=readers)
 
 
-def _values(batches: Generator[list[Any], None, None]) -> Iterator[CustomerValues]:
+def _values(batches: Iterator[list[Any]]) -> Iterator[CustomerValues]:
     """Each customer as (customer number, condition, values), with the values that
     `derive_values` and the flags give; written out because it runs a million times.
     """
@@ -122,7 +132,9 @@ def _values(batches: Generator[list[Any], None, None]) -> Iterator[CustomerValue
                 )
                 yield no, condition, values
     finally:
-        batches.close()
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
 
 
 def _batches(
@@ -157,15 +169,69 @@ def snapshot_database(connection: Connection) -> str | None:
     return database if str(mode).lower() == "wal" else None
 
 
-def _second_process(
-    connection: Connection, sql: str, batch_size: int
-) -> SecondProcessReader | None:
-    """A reader of `sql` in a second process, or None when this store has none."""
+READERS = 2
+"""How many processes read a large store's values, each a part of the customers."""
+
+
+def _second_processes(
+    connection: Connection, query: Any, batch_size: int
+) -> list[SecondProcessReader]:
+    """Readers of `query` in other processes, each for a range of customer numbers
+    in order; none when this store cannot be read beside the run.
+
+    The later parts are read at once and wait in memory until the run gets to
+    them: on two cores the parts are read side by side while this process chooses
+    segments and writes proposals.
+    """
     database = snapshot_database(connection)
     if database is None or not sys.executable:
-        return None
+        return []
+    bounds = _part_bounds(connection, READERS)
+    readers: list[SecondProcessReader] = []
     try:
-        return SecondProcessReader(database, sql, batch_size, busy_timeout())
+        for number, (low, high) in enumerate(zip(bounds, bounds[1:], strict=False)):
+            # The bounds are customer numbers, bound as parameters ("?" passes
+            # through the compiler as it is), never written into the text.
+            part = query
+            parameters: list[str] = []
+            if low is not None:
+                part = part.where(text("customer.customer_no >= ?"))
+                parameters.append(low)
+            if high is not None:
+                part = part.where(text("customer.customer_no < ?"))
+                parameters.append(high)
+            readers.append(
+                SecondProcessReader(
+                    database,
+                    driver_sql(connection, part),
+                    batch_size,
+                    busy_timeout(),
+                    tuple(parameters),
+                    buffered=number > 0,
+                )
+            )
     except OSError:
+        for reader in readers:
+            reader.stop()
         log.info("proposal run: no second process, reading the ledger in this one")
-        return None
+        return []
+    return readers
+
+
+def _part_bounds(connection: Connection, parts: int) -> list[str | None]:
+    """Customer numbers that cut the customers into `parts` ranges of about equal
+    size: None, the first number of each later range, None."""
+    customer_no = Customer.__table__.c.customer_no
+    total = connection.execute(select(func.count()).select_from(Customer)).scalar_one()
+    bounds: list[str | None] = [None]
+    for part in range(1, parts):
+        first = connection.execute(
+            select(customer_no)
+            .order_by(customer_no)
+            .offset(total * part // parts)
+            .limit(1)
+        ).scalar()
+        if first is not None and first != bounds[-1]:
+            bounds.append(first)
+    bounds.append(None)
+    return bounds

@@ -28,11 +28,12 @@ from test_metrics_sql import (
     scenarios,
 )
 
+from segment_tui.rules.chooser import VALUE_NAMES
 from segment_tui.rules.conditions import FLAG_NAMES
 from segment_tui.rules.metrics import derive_values
 from segment_tui.store import sqlite_values
 from segment_tui.store.engine import write_transaction
-from segment_tui.store.metrics_sql import iter_customer_values
+from segment_tui.store.metrics_sql import iter_customer_values, totals_for
 from segment_tui.store.models import Customer, LedgerEntry
 from segment_tui.store.models import Reminder as ReminderRow
 
@@ -168,28 +169,34 @@ MIXED = {
 }
 
 
-@pytest.mark.parametrize("read_ahead", [False, True], ids=["here", "ahead"])
+@pytest.mark.parametrize(
+    ("read_ahead", "parts"),
+    [(False, 2), (True, 1), (True, 2), (True, 3)],
+    ids=["here", "ahead-1", "ahead-2", "ahead-3"],
+)
 def test_run_values_of_mixed_customers(
-    store: Engine, read_ahead: bool, monkeypatch: pytest.MonkeyPatch
+    store: Engine, read_ahead: bool, parts: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """In this process and, on SQLite, read by a second process."""
+    """In this process and, on SQLite, read by other processes, each a part of the
+    customers."""
     flags = {"C2": 0b10000, "C4": 0b00101}
     insert_with_flags(store, MIXED, flags)
     scenario = Scenario(R, 12, 3, MIXED)
     readers: list[object] = []
     reader = sqlite_values.SecondProcessReader
 
-    def counted(*args: Any) -> object:
-        readers.append(reader(*args))
+    def counted(*args: Any, **kwargs: Any) -> object:
+        readers.append(reader(*args, **kwargs))
         return readers[-1]
 
     monkeypatch.setattr(sqlite_values, "SecondProcessReader", counted)
+    monkeypatch.setattr(sqlite_values, "READERS", parts)
 
     got = run_values(store, scenario, read_ahead=read_ahead)
 
     sqlite = store.dialect.name == "sqlite"
     assert_same(got, expected_values(scenario, flags), sqlite)
-    assert len(readers) == (1 if read_ahead and sqlite else 0)
+    assert len(readers) == (parts if read_ahead and sqlite else 0)
 
 
 def test_entries_of_an_unknown_customer_are_passed_over(store: Engine) -> None:
@@ -246,3 +253,57 @@ def test_the_current_condition_comes_along(store: Engine) -> None:
         "C4": None,
         "C\u00e9": None,
     }
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        {"late_ratio"},
+        {"avg_days_late", "reminder_count"},
+        {"overdue_amount", "max_reminder_level", "open_count"},
+    ],
+    ids=str,
+)
+def test_run_values_of_some_metrics(store: Engine, metrics: set[str]) -> None:
+    """On SQLite only the metrics asked for are computed, the others are 0;
+    PostgreSQL computes every one."""
+    insert_with_flags(store, MIXED, {})
+    scenario = Scenario(R, 12, 3, MIXED)
+    with write_transaction(store) as connection:
+        got = list(
+            iter_customer_values(connection, R, 12, 3, metrics=frozenset(metrics))
+        )
+    expected = expected_values(scenario, {})
+    # A ratio brings the counts it divides along.
+    along = (totals_for(metrics) & set(VALUE_NAMES)) | metrics
+    computed = {VALUE_NAMES.index(name) for name in along}
+    sqlite = store.dialect.name == "sqlite"
+    assert sorted(no for no, _, _ in got) == sorted(expected)
+    for no, _, values in got:
+        for position, value in enumerate(values):
+            if (
+                position in computed
+                or not sqlite
+                or VALUE_NAMES[position] in FLAG_NAMES
+            ):
+                assert value == expected[no][position], VALUE_NAMES[position]
+            else:
+                assert value == 0, VALUE_NAMES[position]
+    # Some customer has each asked-for metric other than 0, or the test shows
+    # nothing.
+    for name in metrics:
+        position = VALUE_NAMES.index(name)
+        assert any(values[position] for _, _, values in got), name
+
+
+def test_a_stream_closed_early_ends_its_readers(store: Engine) -> None:
+    if store.dialect.name != "sqlite":
+        pytest.skip("only SQLite's run is read by other processes")
+    insert_with_flags(store, MIXED, {})
+    with write_transaction(store) as connection:
+        stream = iter_customer_values(connection, R, 12, 3, read_ahead=True)
+        readers = list(stream._readers)
+        next(stream)
+        stream.close()
+    assert len(readers) == sqlite_values.READERS
+    assert all(reader.process.poll() is not None for reader in readers)
