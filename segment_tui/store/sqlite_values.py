@@ -72,6 +72,11 @@ class ValueStream(Iterator[CustomerValues]):
         self.elsewhere = elsewhere
         self._readers = readers
 
+    def __iter__(self) -> Iterator[CustomerValues]:
+        # The values themselves: a loop over the stream then makes no call here
+        # for each of a million customers.
+        return self._values
+
     def __next__(self) -> CustomerValues:
         return next(self._values)
 
