@@ -407,6 +407,9 @@ ALLOWED = {
     ("store/proposal_writer.py", "self._insert_sql"): (
         "compiled by SQLAlchemy from a Core statement; values are bound parameters"
     ),
+    ("store/proposal_writer.py", "_DELETE"): (
+        "a constant of the module; the proposal id is a bound parameter"
+    ),
     ("store/proposal_writer.py", "f'DROP INDEX \"{name}\"'"): (
         "the name of one of the program's own indexes, read from sqlite_master"
     ),
