@@ -55,12 +55,14 @@ _COLUMNS = (
 )
 
 _OPEN_PROPOSALS = (
-    "SELECT id, customer_no, current_condition, segment, proposed_condition, "
-    "reason, overdue_amount, late_ratio FROM proposal ORDER BY customer_no"
+    "SELECT ? AS run_id, customer_no, current_condition, segment, "
+    "proposed_condition, reason, overdue_amount, late_ratio FROM proposal "
+    "ORDER BY customer_no"
 )
-"""The open proposals in the insert's column order, the id in the run's place."""
+"""The open proposals in the insert's column order, as if made by the new run (the
+one parameter), so that an unchanged proposal equals its new row as a whole."""
 
-_DELETE = "DELETE FROM proposal WHERE id = ?"
+_DELETE = "DELETE FROM proposal WHERE customer_no = ?"
 
 
 class ProposalWriter:
@@ -78,7 +80,7 @@ class ProposalWriter:
         self.count = 0
         self.kept = 0
         self._rows: list[Any] = []
-        self._deletes: list[tuple[int]] = []
+        self._deletes: list[tuple[str]] = []
         self._indexes: list[str] | None = None
         self._may_drop_indexes = False
         self._rewrite_from = 0
@@ -121,7 +123,7 @@ class ProposalWriter:
             self._drop_indexes()
             self.connection.exec_driver_sql("DELETE FROM proposal")
             return replaced
-        self._open = _OpenProposals(database)
+        self._open = _OpenProposals(database, self.run_id)
         self._may_drop_indexes = may_drop_indexes
         # Past this many changes a rebuild of the indexes is cheaper than keeping
         # them up to date row by row.
@@ -183,10 +185,10 @@ class ProposalWriter:
                     following = open_proposals.following
                 if following is not None and following[1] == customer_no:
                     open_proposals.advance()
-                    if following[1:] == row[1:]:
+                    if following == row:
                         self.kept += 1
                         return
-                    self._deletes.append((following[0],))
+                    self._deletes.append((customer_no,))
         self._rows.append(row)
         if len(self._rows) + len(self._deletes) >= BATCH:
             self._flush()
@@ -248,37 +250,35 @@ class _OpenProposals:
     `following` is the next proposal not yet passed, or None after the last.
     """
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, run_id: int) -> None:
         self._connection = sqlite3.connect(
             database, timeout=busy_timeout(), isolation_level=None
         )
         self._connection.execute("BEGIN")
-        self._rows = self._read()
+        # The cursor itself is the iterator: a row costs no Python call of ours.
+        self._rows: Iterator[tuple[Any, ...]] = self._connection.execute(
+            _OPEN_PROPOSALS, (run_id,)
+        )
         self.following: tuple[Any, ...] | None = next(self._rows, None)
-
-    def _read(self) -> Iterator[tuple[Any, ...]]:
-        cursor = self._connection.execute(_OPEN_PROPOSALS)
-        while batch := cursor.fetchmany(BATCH):
-            yield from batch
 
     def advance(self) -> None:
         self.following = next(self._rows, None)
 
-    def up_to(self, customer_no: str) -> list[tuple[int]]:
-        """Pass the proposals of customers before `customer_no`; their ids."""
+    def up_to(self, customer_no: str) -> list[tuple[str]]:
+        """Pass the proposals of customers before `customer_no`; their customers."""
         passed = []
         row = self.following
         while row is not None and row[1] < customer_no:
-            passed.append((row[0],))
+            passed.append((row[1],))
             row = next(self._rows, None)
         self.following = row
         return passed
 
-    def rest(self) -> Iterator[list[tuple[int]]]:
-        """Pass the proposals not yet passed; their ids, in batches."""
-        passed: list[tuple[int]] = []
+    def rest(self) -> Iterator[list[tuple[str]]]:
+        """Pass the proposals not yet passed; their customers, in batches."""
+        passed: list[tuple[str]] = []
         while self.following is not None:
-            passed.append((self.following[0],))
+            passed.append((self.following[1],))
             self.advance()
             if len(passed) >= BATCH:
                 yield passed
