@@ -9,6 +9,7 @@ segments lives anywhere else: the screens and the CLI only call these functions.
 import getpass
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 
 from segment_tui.errors import InputError
 from segment_tui.reasons import ReasonWriter
@@ -53,6 +54,7 @@ from segment_tui.store.models import (
     SegmentChange,
     SetupVersion,
 )
+from segment_tui.store.proposal_source import any_filter
 from segment_tui.store.proposal_writer import ProposalWriter
 from segment_tui.store.selection import SelectedProposals, selected_proposals
 
@@ -495,15 +497,29 @@ def open_proposal_count(connection: Connection) -> int:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which open proposals an operation acts on."""
+    """Which open proposals an operation acts on.
+
+    Those named (`customer_nos`, `proposal_ids`), and those described: every open
+    proposal that the proposals list shows under one of `filters` (the empty
+    filter shows every one), but for `except_ids`. `all` is the description of
+    every open proposal. A description names no proposal, so it costs the same
+    for ten proposals as for a million: the proposals page passes its marks so.
+    """
 
     all: bool = False
     customer_nos: Sequence[str] = ()
     proposal_ids: Sequence[int] = ()
+    filters: Sequence[str] = ()
+    except_ids: Sequence[int] = ()
 
     @classmethod
     def everything(cls) -> "Selection":
         return cls(all=True)
+
+    @property
+    def described(self) -> bool:
+        """Whether the selection describes proposals rather than only naming them."""
+        return self.all or bool(self.filters)
 
 
 @contextmanager
@@ -519,6 +535,8 @@ def _selected(
         everything=selection.all,
         customer_nos=selection.customer_nos,
         proposal_ids=selection.proposal_ids,
+        filters=selection.filters,
+        except_ids=selection.except_ids,
     ) as chosen:
         unknown = chosen.unknown_customers()
         if unknown:
@@ -528,6 +546,18 @@ def _selected(
                 "proposals"
             )
         yield chosen
+
+
+def count_transitions(
+    engine: Engine, selection: Selection
+) -> Counter[tuple[str | None, str]]:
+    """How many selected open proposals go from which condition to which.
+
+    What an apply of `selection` would change, before it is made. Nothing is
+    committed: the temporary tables of the selection go with the rollback.
+    """
+    with engine.connect() as connection, _selected(connection, selection) as chosen:
+        return chosen.transitions()
 
 
 def _not_open(chosen: SelectedProposals) -> list["Skipped"]:
@@ -555,7 +585,9 @@ def delete_proposals(
     when the call began, so a run made meanwhile is not deleted unseen.
     """
     seen = _seen_before_waiting(engine)
-    with write_transaction(engine) as connection:
+    # Unchecked references: taking proposals away breaks none (nothing refers to
+    # a proposal), and SQLite, checking them, could not empty the table at once.
+    with write_transaction(engine, check_references=False) as connection:
         _check_run(connection, _expected_run(selection, expected_run_id, seen))
         with _selected(connection, selection) as chosen:
             deleted = chosen.delete_proposals()
@@ -573,13 +605,28 @@ class Seen:
 
     run_id: int | None
     last_change_id: int
+    excepted_customers: frozenset[str] = frozenset()
+    """The customers of the proposals a described selection leaves out."""
 
 
-def _seen_before_waiting(engine: Engine) -> Seen:
+def _seen_before_waiting(engine: Engine, selection: Selection | None = None) -> Seen:
+    excepted: set[str] = set()
     with engine.connect() as connection:
         run = latest_run(connection)
         last = connection.execute(select(func.max(SegmentChange.id))).scalar_one()
-    return Seen(run.run_id if run else None, int(last or 0))
+        if selection is not None and selection.described:
+            # Read now, while those proposals are still open: another operator may
+            # apply them while this operation waits.
+            ids = list(selection.except_ids)
+            for start in range(0, len(ids), 500):
+                excepted.update(
+                    connection.execute(
+                        select(Proposal.customer_no).where(
+                            Proposal.id.in_(ids[start : start + 500])
+                        )
+                    ).scalars()
+                )
+    return Seen(run.run_id if run else None, int(last or 0), frozenset(excepted))
 
 
 def _expected_run(
@@ -588,7 +635,7 @@ def _expected_run(
     """The run the selected proposals must come from, if the selection names one."""
     if expected_run_id is not None:
         return expected_run_id
-    return seen.run_id if selection.all else None
+    return seen.run_id if selection.described else None
 
 
 def _check_run(connection: Connection, expected_run_id: int | None) -> None:
@@ -605,17 +652,29 @@ def _check_run(connection: Connection, expected_run_id: int | None) -> None:
 
 
 def _applied_meanwhile(
-    connection: Connection, seen: Seen, customer_nos: Sequence[str] | None
+    connection: Connection,
+    seen: Seen,
+    customer_nos: Sequence[str] | None,
+    filters: Sequence[str] = (),
 ) -> list["Skipped"]:
     """Changes that other operators applied since `seen`, as skipped proposals.
 
-    Of the given customers, or of every customer when `customer_nos` is None.
+    Of the given customers; or, when `customer_nos` is None, of the customers that
+    any of `filters` shows (every customer when there are none), but for the
+    customers `seen` holds as excepted.
     """
     query = select(
         SegmentChange.customer_no, SegmentChange.applied_by, SegmentChange.batch_id
     ).where(SegmentChange.id > seen.last_change_id)
     if customer_nos is None:
-        rows = list(connection.execute(query.order_by(SegmentChange.customer_no)))
+        shown = _shown_by(filters)
+        if shown is not None:
+            query = query.where(shown)
+        rows = [
+            row
+            for row in connection.execute(query.order_by(SegmentChange.customer_no))
+            if row.customer_no not in seen.excepted_customers
+        ]
     else:
         rows = []
         wanted = list(dict.fromkeys(customer_nos))
@@ -632,6 +691,19 @@ def _applied_meanwhile(
         )
         for row in rows
     ]
+
+
+def _shown_by(filters: Sequence[str]) -> ColumnElement[bool] | None:
+    """Whether the list showed an applied change's proposal under any of `filters`,
+    judged by what the change copied from it; None for every change."""
+    change = SegmentChange.__table__.c
+    customer = Customer.__table__.c
+    name = (
+        select(customer.name)
+        .where(customer.customer_no == change.customer_no)
+        .scalar_subquery()
+    )
+    return any_filter(filters or ("",), change.customer_no, name, change.segment)
 
 
 # ---------------------------------------------------------------------------
@@ -652,8 +724,11 @@ class ApplyResult:
 
     batch_id: int | None
     applied: list[str] = field(default_factory=list)
+    """The customer numbers changed, in order; empty when not asked for."""
     skipped: list[Skipped] = field(default_factory=list)
     applied_at: datetime | None = None
+    applied_count: int = 0
+    """How many proposals were applied, whether or not `applied` names them."""
 
 
 def _stale_reason(row: Any, exclude: Sequence[str]) -> str | None:
@@ -675,6 +750,7 @@ def apply_proposals(
     operator: str,
     *,
     expected_run_id: int | None = None,
+    name_applied: bool = True,
 ) -> ApplyResult:
     """Apply the selected proposals in one transaction.
 
@@ -686,21 +762,31 @@ def apply_proposals(
     With `expected_run_id` (the run the operator is looking at), refused when a newer
     run has replaced those proposals; `--all` means all of the run that was newest
     when the call began. Proposals that another operator applied while this call
-    waited for the store are reported as skipped, with who applied them.
+    waited for the store are reported as skipped, with who applied them. With
+    `name_applied` false the result counts the applied proposals without naming
+    their customers, which for a hundred thousand costs a fifth of the apply.
     """
     started = time.perf_counter()
-    seen = _seen_before_waiting(engine)
-    with write_transaction(engine) as connection:
+    seen = _seen_before_waiting(engine, selection)
+    # Unchecked references on SQLite: each holds by construction. The history
+    # rows name the batch made here and the run and customer of an open proposal
+    # (joined with its customer); the customers get a proposed condition, which
+    # the setup that made the proposal stored. Checking them would cost three
+    # lookups per change, and would keep SQLite from emptying the proposal table
+    # at once when every proposal is applied.
+    with write_transaction(engine, check_references=False) as connection:
         _check_run(connection, _expected_run(selection, expected_run_id, seen))
         with _selected(connection, selection) as chosen:
-            result = _apply_selected(connection, chosen, selection, seen, operator)
+            result = _apply_selected(
+                connection, chosen, selection, seen, operator, name_applied
+            )
     if result.batch_id is None:
         log.info("apply: nothing applied, %s skipped", len(result.skipped))
         return result
     log.info(
         "apply batch %s: %s applied, %s skipped, %s ms",
         result.batch_id,
-        len(result.applied),
+        result.applied_count,
         len(result.skipped),
         int((time.perf_counter() - started) * 1000),
     )
@@ -713,13 +799,12 @@ def _apply_selected(
     selection: Selection,
     seen: Seen,
     operator: str,
+    name_applied: bool,
 ) -> ApplyResult:
     stored = current_setup(connection)
     exclude = stored[1].settings.exclude if stored else ()
     skipped = _not_open(chosen)
-    if selection.all:
-        skipped += _applied_meanwhile(connection, seen, None)
-    elif skipped:
+    if skipped:
         meanwhile = {
             s.customer_no: s
             for s in _applied_meanwhile(
@@ -727,12 +812,21 @@ def _apply_selected(
             )
         }
         skipped = [meanwhile.get(s.customer_no, s) for s in skipped]
-    applied, stale = chosen.set_aside_stale(exclude)
-    for row in stale:
+    if selection.described:
+        named = {s.customer_no for s in skipped}
+        filters = () if selection.all else selection.filters
+        skipped += [
+            s
+            for s in _applied_meanwhile(connection, seen, None, filters)
+            if s.customer_no not in named
+        ]
+    for row in chosen.set_aside_stale(exclude):
         skipped.append(Skipped(row.customer_no, _stale_reason(row, exclude) or ""))
-    if not applied:
+    applied_count = chosen.count()
+    if not applied_count:
         return ApplyResult(batch_id=None, skipped=skipped)
 
+    applied = chosen.customer_numbers() if name_applied else []
     applied_at = now_utc()
     batch_id = int(
         connection.execute(
@@ -740,7 +834,7 @@ def _apply_selected(
             .values(
                 applied_at=applied_at,
                 applied_by=operator,
-                applied_count=len(applied),
+                applied_count=applied_count,
                 skipped_count=len(skipped),
             )
             .returning(ApplyBatch.id)
@@ -750,7 +844,11 @@ def _apply_selected(
     _update_customers(chosen)
     chosen.delete_proposals()
     return ApplyResult(
-        batch_id=batch_id, applied=applied, skipped=skipped, applied_at=applied_at
+        batch_id=batch_id,
+        applied=applied,
+        skipped=skipped,
+        applied_at=applied_at,
+        applied_count=applied_count,
     )
 
 

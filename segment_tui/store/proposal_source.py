@@ -1,14 +1,17 @@
 """The open proposals, a page at a time, in the order and under the filter asked for.
 
 The Segmentation Proposals page shows up to a million proposals but only draws the
-few dozen on screen; this source answers its three questions in SQL: how many rows
-match (`count`), the rows of one page (`fetch`, ORDER BY with LIMIT and OFFSET), and
-every proposal id under the filter (`keys`, streamed, for "mark all"). It returns
-plain records; turning them into table cells is the screen's business, so nothing
-here imports Textual.
+few dozen on screen; this source answers its questions in SQL: how many rows match
+(`count`), the rows of one page (`fetch`, ORDER BY with LIMIT and OFFSET), and, for
+marks kept as "everything under these filters", how many proposals some filters
+show (`count_in`) and which of some ids they show (`keys_in`). It returns plain
+records; turning them into table cells is the screen's business, so nothing here
+imports Textual.
 
 User input never becomes SQL text: the filter is a bound LIKE pattern with its
 wildcards escaped, and the sort column is looked up in a fixed table of columns.
+`filter_condition` is the one place that says what a filter matches; apply and
+delete use it too, so that they act on exactly the proposals the list showed.
 """
 
 from collections import Counter
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, func, or_, select, true
 from sqlalchemy.sql import ColumnElement, Select
 
 from segment_tui.store.models import Customer, Proposal
@@ -79,6 +82,47 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def filter_condition(
+    text: str,
+    customer_no: ColumnElement[Any],
+    name: ColumnElement[Any],
+    segment: ColumnElement[Any],
+) -> ColumnElement[bool]:
+    """Whether the customer number, the customer's name or the segment contains
+    `text`, case ignored; true for an empty text.
+
+    The columns are arguments so that the same test serves the list (proposals
+    joined with customers) and the statements of an apply or a delete, which
+    cannot always join.
+    """
+    # Limitation: a pattern that starts with a wildcard cannot use an index, so
+    # each filter reads every open proposal once; on SQLite, moreover, case is
+    # ignored for the letters A to Z only.
+    text = text.strip()
+    if not text:
+        return true()
+    pattern = like_pattern(text)
+    return or_(
+        customer_no.ilike(pattern, escape=ESCAPE),
+        name.ilike(pattern, escape=ESCAPE),
+        segment.ilike(pattern, escape=ESCAPE),
+    )
+
+
+def any_filter(
+    filters: Iterable[str],
+    customer_no: ColumnElement[Any],
+    name: ColumnElement[Any],
+    segment: ColumnElement[Any],
+) -> ColumnElement[bool] | None:
+    """Whether any of `filters` matches (see `filter_condition`); None when one of
+    them is empty, since that one matches every proposal."""
+    texts = sorted({text.strip() for text in filters})
+    if not texts or "" in texts:
+        return None
+    return or_(*(filter_condition(text, customer_no, name, segment) for text in texts))
+
+
 class ProposalSource:
     """The open proposals in the store, filtered and sorted, fetched a page at a time.
 
@@ -98,6 +142,9 @@ class ProposalSource:
         # of counting past every earlier row (OFFSET).
         self._before: dict[int, tuple[Any, int]] = {}
         self._at: dict[int, tuple[Any, int]] = {}
+        # How many proposals some filters show together (`count_in`): kept over
+        # changes of order and filter, forgotten when the proposals change.
+        self._counts: dict[frozenset[str], int] = {}
 
     @property
     def sort_key(self) -> str:
@@ -123,7 +170,7 @@ class ProposalSource:
             )
         self._sort_key = column_key
         self._reverse = reverse
-        self.reload()
+        self._forget_pages()
 
     def set_filter(self, text: str) -> None:
         """Keep the proposals whose customer number, name or segment contains `text`.
@@ -131,10 +178,15 @@ class ProposalSource:
         Case is ignored; an empty text shows everything.
         """
         self._filter = text.strip()
-        self.reload()
+        self._forget_pages()
 
     def reload(self) -> None:
-        """Forget what was learnt about the rows: they, or their order, changed."""
+        """Forget what was learnt about the rows: they changed."""
+        self._counts.clear()
+        self._forget_pages()
+
+    def _forget_pages(self) -> None:
+        """Forget the row count and the page edges: the order or the filter changed."""
         self._count = None
         self._before.clear()
         self._at.clear()
@@ -147,6 +199,7 @@ class ProposalSource:
         query = self._filtered(query)
         with self._engine.connect() as connection:
             self._count = int(connection.execute(query).scalar_one())
+        self._counts[frozenset([self._filter])] = self._count
         return self._count
 
     def fetch(self, offset: int, limit: int) -> list[ProposalRecord]:
@@ -199,11 +252,56 @@ class ProposalSource:
 
     def keys(self) -> Iterator[int]:
         """Every proposal id under the filter, streamed rather than held in memory."""
-        query = self._filtered(select(Proposal.id).select_from(self._from()))
+        return self.keys_in([self._filter])
+
+    # Marks kept as "every proposal under these filters"
+
+    def count_in(self, filters: Collection[str]) -> int:
+        """How many open proposals any of `filters` shows; each counted once."""
+        key = frozenset(text.strip() for text in filters)
+        if not key:
+            return 0
+        known = self._counts.get(key)
+        if known is not None:
+            return known
+        query = self._within(select(func.count()), key)
         with self._engine.connect() as connection:
-            result = connection.execution_options(yield_per=KEYS_BATCH).execute(query)
-            for (proposal_id,) in result:
-                yield int(proposal_id)
+            counted = int(connection.execute(query).scalar_one())
+        self._counts[key] = counted
+        return counted
+
+    def keys_in(
+        self, filters: Collection[str], among: Collection[int] | None = None
+    ) -> Iterator[int]:
+        """The ids of the open proposals any of `filters` shows, streamed; with
+        `among`, only those of these ids."""
+        if not filters:
+            return
+        query = self._within(select(Proposal.id), filters)
+        with self._engine.connect() as connection:
+            if among is None:
+                options = connection.execution_options(yield_per=KEYS_BATCH)
+                for (proposal_id,) in options.execute(query):
+                    yield int(proposal_id)
+                return
+            ids = list(among)
+            for start in range(0, len(ids), CHUNK):
+                chunk = query.where(Proposal.id.in_(ids[start : start + CHUNK]))
+                for (proposal_id,) in connection.execute(chunk):
+                    yield int(proposal_id)
+
+    @staticmethod
+    def _within(query: Select[Any], filters: Iterable[str]) -> Select[Any]:
+        """`query` over the open proposals that any of `filters` shows."""
+        condition = any_filter(
+            filters, _proposal.customer_no, _customer.name, _proposal.segment
+        )
+        if condition is None:
+            return query.select_from(Proposal)
+        joined = Proposal.__table__.join(
+            Customer.__table__, Customer.customer_no == Proposal.customer_no
+        )
+        return query.select_from(joined).where(condition)
 
     # Questions of the screen about particular proposals
 
@@ -277,17 +375,11 @@ class ProposalSource:
         return Proposal.__table__
 
     def _filtered(self, query: Select[Any]) -> Select[Any]:
-        # Limitation: a pattern that starts with a wildcard cannot use an index,
-        # so each filter reads every open proposal once; on SQLite, moreover, case
-        # is ignored for the letters A to Z only.
         if not self._filter:
             return query
-        pattern = like_pattern(self._filter)
         return query.where(
-            or_(
-                Proposal.customer_no.ilike(pattern, escape=ESCAPE),
-                Customer.name.ilike(pattern, escape=ESCAPE),
-                Proposal.segment.ilike(pattern, escape=ESCAPE),
+            filter_condition(
+                self._filter, _proposal.customer_no, _customer.name, _proposal.segment
             )
         )
 

@@ -2,12 +2,22 @@
 
 An operator may apply every open proposal, or a hundred thousand marked ones, at
 once. Rather than read them into Python and write them back one statement per
-chunk, the selection goes into a temporary table of proposal ids, and each step of
-the operation is one statement over it: the stale ones are found by a join, the
-history rows are copied from the proposals with `INSERT ... SELECT`, the customers
-change in one `UPDATE ... FROM`, and the proposals go in one `DELETE`. Only what
-the caller reports comes back: the customer numbers changed, and the few proposals
-skipped.
+chunk, the selection is a condition in SQL, and each step of the operation is one
+statement under it: the stale ones are found by a join, the history rows are copied
+from the proposals with `INSERT ... SELECT`, the customers change in one
+`UPDATE ... FROM`, and the proposals go in one `DELETE`. Only what the caller
+reports comes back: how many changed (their customer numbers when asked), and the
+few proposals skipped.
+
+A selection has two parts, either of which may be empty:
+
+- **named** proposals, by id or by customer number, held in a temporary table;
+- **described** ones: every open proposal that one of some list filters shows
+  (the empty filter shows every one), except some ids, held in a second temporary
+  table with the stale proposals set aside. "Mark all" on the proposals page is
+  such a description, so selecting a million proposals costs nothing, and every
+  proposal with no exception needs no table at all: the statements run without a
+  WHERE clause.
 
 The temporary tables live in the operation's transaction (PostgreSQL drops them at
 its end; on SQLite `SelectedProposals` drops them), are private to its connection,
@@ -15,10 +25,11 @@ and vanish with a rollback, so a failed operation leaves nothing behind.
 """
 
 import json
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -28,7 +39,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
     delete,
+    false,
     func,
     insert,
     literal,
@@ -36,9 +49,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.sql import ColumnElement, Delete, Select, Update
 
 from segment_tui.rules.conditions import FLAG_NAMES
 from segment_tui.store.models import Customer, Proposal, SegmentChange
+from segment_tui.store.proposal_source import any_filter
 from segment_tui.store.proposal_writer import create_indexes, drop_own_indexes
 
 _temporary = MetaData()
@@ -64,11 +79,19 @@ WANTED_CUSTOMERS = _temporary_table(
 )
 """The customer numbers the operator named, found or not."""
 
-_TABLES = (SELECTED, WANTED_CUSTOMERS)
+SET_ASIDE = _temporary_table(
+    "set_aside_proposal", Column("id", Integer, primary_key=True, autoincrement=False)
+)
+"""Proposals the filters of a described selection show that it leaves out: the
+exceptions it was given, and the stale proposals an apply set aside."""
+
+_TABLES = (SELECTED, WANTED_CUSTOMERS, SET_ASIDE)
+
+_Statement = TypeVar("_Statement", Select[Any], Update, Delete)
 
 
 class SelectedProposals:
-    """The selected open proposals of one operation, in a temporary table.
+    """The selected open proposals of one operation, as a condition in SQL.
 
     Made by `selected_proposals`; every method runs statements on the operation's
     connection, within its transaction.
@@ -77,22 +100,32 @@ class SelectedProposals:
     def __init__(
         self,
         connection: Connection,
-        everything: bool,
         customer_nos: Sequence[str],
         proposal_ids: Sequence[int],
+        filters: Iterable[str],
+        except_ids: Sequence[int],
     ) -> None:
         self.connection = connection
         self.customer_nos = list(dict.fromkeys(customer_nos))
         self.proposal_ids = list(dict.fromkeys(proposal_ids))
+        texts = {text.strip() for text in filters}
+        self.filters = ("",) if "" in texts else tuple(sorted(texts))
+        """The described part: the filters whose proposals are selected."""
+        self._named = bool(self.customer_nos or self.proposal_ids)
+        self._set_aside = False
+        self._closed_ids: list[int] = []
         if connection.dialect.name == "sqlite":
             self.drop()  # left by an operation that committed without dropping them
-        for table in _TABLES:
-            table.create(connection)
+        if self._named:
+            self._name()
+        if self.filters and except_ids:
+            self._leave_out(except_ids)
+
+    def _name(self) -> None:
+        """Put the named proposals in `SELECTED`: by id, then by customer."""
+        connection = self.connection
         p = Proposal.__table__.c
-        self._closed_ids: list[int] = []
-        if everything:
-            connection.execute(insert(SELECTED).from_select(["id"], select(p.id)))
-            return
+        SELECTED.create(connection)
         if self.proposal_ids:
             self._fill(SELECTED, "id", self.proposal_ids)
             closed = set(
@@ -104,6 +137,7 @@ class SelectedProposals:
                 self._closed_ids = [i for i in self.proposal_ids if i in closed]
                 self._unselect(self._closed_ids)
         if self.customer_nos:
+            WANTED_CUSTOMERS.create(connection)
             self._fill(WANTED_CUSTOMERS, "customer_no", self.customer_nos)
             wanted = WANTED_CUSTOMERS.c.customer_no
             # A proposal named by its id and by its customer is one proposal:
@@ -117,14 +151,31 @@ class SelectedProposals:
                 )
             )
 
+    def _leave_out(self, ids: Sequence[int]) -> None:
+        """Take these proposals out of the described part (once each)."""
+        if not self._set_aside:
+            SET_ASIDE.create(self.connection)
+            self._set_aside = True
+        self._fill(SET_ASIDE, "id", list(dict.fromkeys(ids)), skip_known=True)
+
     def _unselect(self, ids: Sequence[int]) -> None:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             self.connection.execute(delete(SELECTED).where(SELECTED.c.id.in_(chunk)))
 
-    def _fill(self, table: Table, column: str, keys: Sequence[Any]) -> None:
-        """Write the named keys in one statement: a JSON array (SQLite) or an array
-        (PostgreSQL) unpacked by the database, instead of a statement per key."""
+    def _fill(
+        self,
+        table: Table,
+        column: str,
+        keys: Sequence[Any],
+        *,
+        skip_known: bool = False,
+    ) -> None:
+        """Write the keys in one statement: a JSON array (SQLite) or an array
+        (PostgreSQL) unpacked by the database, instead of a statement per key.
+
+        With `skip_known`, keys that the table holds already are left out.
+        """
         target = table.c[column]
         if self.connection.dialect.name == "sqlite":
             values = func.json_each(literal(json.dumps(list(keys)))).table_valued(
@@ -134,7 +185,41 @@ class SelectedProposals:
         else:
             array = literal(list(keys), ARRAY(target.type))
             rows = select(func.unnest(array))
+        if skip_known:
+            unpacked = rows.subquery("unpacked")
+            value = next(iter(unpacked.c))
+            rows = select(value).where(value.not_in(select(target)))
         self.connection.execute(insert(table).from_select([column], rows))
+
+    def condition(self) -> ColumnElement[bool] | None:
+        """ "The proposal is selected", or None when every open proposal is.
+
+        The named part is written as `id IN (SELECT ...)` rather than as a join:
+        SQLite then walks the selection and finds each proposal by its key, where
+        for a join it may choose to walk the whole proposal table (it has no
+        statistics of the temporary table), which on a million open proposals
+        costs several times as much.
+        """
+        p = Proposal.__table__.c
+        parts: list[ColumnElement[bool]] = []
+        if self._named:
+            parts.append(p.id.in_(select(SELECTED.c.id)))
+        if self.filters:
+            described = any_filter(self.filters, p.customer_no, _name_of(), p.segment)
+            if self._set_aside:
+                kept = p.id.not_in(select(SET_ASIDE.c.id))
+                described = kept if described is None else and_(described, kept)
+            if described is None:
+                return None
+            parts.append(described)
+        if not parts:
+            return false()
+        return parts[0] if len(parts) == 1 else or_(*parts)
+
+    def _where(self, statement: _Statement) -> _Statement:
+        """`statement` restricted to the selected proposals."""
+        condition = self.condition()
+        return statement if condition is None else statement.where(condition)
 
     def unknown_customers(self) -> list[str]:
         """The named customer numbers that no customer has, in the order named."""
@@ -164,45 +249,55 @@ class SelectedProposals:
             customers = [no for no in self.customer_nos if no in missing]
         return customers, self._closed_ids
 
-    def set_aside_stale(self, exclude: Sequence[str]) -> tuple[list[str], list[Any]]:
-        """Take out the proposals that may no longer be applied; who is left, and
-        the stale ones.
+    def set_aside_stale(self, exclude: Sequence[str]) -> list[Any]:
+        """Take out the proposals that may no longer be applied, and return them.
 
         A proposal is stale when its customer's dunning condition is no longer the
         one it was made against, or the customer now has a flag of `exclude`. The
-        first list holds the customer numbers of the proposals left, the second the
-        stale proposals with their `id`, `customer_no` and `current_condition`, the
-        customer's `dunning_condition` and its flags; both in customer number order.
+        stale proposals come with their `id`, `customer_no` and
+        `current_condition`, the customer's `dunning_condition` and its flags, in
+        customer number order.
         """
         p = Proposal.__table__.c
         cu = Customer.__table__.c
         changed = p.current_condition.is_distinct_from(cu.dunning_condition)
         is_stale = or_(changed, *(cu[flag].is_(True) for flag in exclude))
-        joined = (
-            select(p.id)
-            .join_from(Proposal, Customer, cu.customer_no == p.customer_no)
-            .where(_selected())
+        query = self._where(
+            select(
+                p.id,
+                p.customer_no,
+                p.current_condition,
+                cu.dunning_condition,
+                *(cu[flag] for flag in FLAG_NAMES),
+            ).join_from(Proposal, Customer, cu.customer_no == p.customer_no)
         )
         stale_rows = list(
-            self.connection.execute(
-                joined.add_columns(
-                    p.customer_no,
-                    p.current_condition,
-                    cu.dunning_condition,
-                    *(cu[flag] for flag in FLAG_NAMES),
-                )
-                .where(is_stale)
-                .order_by(p.customer_no)
-            )
+            self.connection.execute(query.where(is_stale).order_by(p.customer_no))
         )
         if stale_rows:
-            self._unselect([row.id for row in stale_rows])
-        # In proposal id order, which is nearly customer number order: sorting here
-        # costs less than a sort in the database.
-        left = self.connection.execute(
-            joined.with_only_columns(p.customer_no)
-        ).scalars()
-        return sorted(left), stale_rows
+            ids = [row.id for row in stale_rows]
+            if self._named:
+                self._unselect(ids)
+            if self.filters:
+                self._leave_out(ids)
+        return stale_rows
+
+    def customer_numbers(self) -> list[str]:
+        """The customer numbers of the selected proposals, in order."""
+        p = Proposal.__table__.c
+        query = self._where(select(p.customer_no)).order_by(p.customer_no)
+        return list(self.connection.execute(query).scalars())
+
+    def transitions(self) -> Counter[tuple[str | None, str]]:
+        """How many selected proposals go from which condition to which."""
+        p = Proposal.__table__.c
+        query = self._where(
+            select(p.current_condition, p.proposed_condition, func.count())
+        ).group_by(p.current_condition, p.proposed_condition)
+        counts: Counter[tuple[str | None, str]] = Counter()
+        for current, proposed, number in self.connection.execute(query):
+            counts[(current, proposed)] += int(number)
+        return counts
 
     def write_history(self, batch_id: int, applied_at: datetime, operator: str) -> None:
         """One history row per selected proposal, copied from it and its customer."""
@@ -223,9 +318,9 @@ class SelectedProposals:
                 literal(operator, changes.applied_by.type),
             )
             .join_from(Proposal, Customer, cu.customer_no == p.customer_no)
-            .where(_selected())
             .order_by(p.customer_no)
         )
+        rows = self._where(rows)
         columns = [
             "batch_id",
             "run_id",
@@ -243,11 +338,9 @@ class SelectedProposals:
     def update_customers(self) -> None:
         """Each selected proposal's customer gets its condition and segment."""
         p = Proposal.__table__.c
-        chosen = (
+        chosen = self._where(
             select(p.customer_no, p.proposed_condition, p.segment)
-            .where(_selected())
-            .subquery("chosen")
-        )
+        ).subquery("chosen")
         self.connection.execute(
             update(Customer)
             .where(Customer.customer_no == chosen.c.customer_no)
@@ -258,6 +351,12 @@ class SelectedProposals:
 
     def delete_proposals(self) -> int:
         """Delete the selected proposals; how many were deleted."""
+        condition = self.condition()
+        if condition is None:
+            # Every open proposal: without a WHERE the database deletes in table
+            # order, sparing a search per row (SQLite, when it need not check
+            # references, empties the table at once).
+            return self.connection.execute(delete(Proposal)).rowcount or 0
         selected = self.count()
         open_count = int(
             self.connection.execute(
@@ -265,13 +364,10 @@ class SelectedProposals:
             ).scalar_one()
         )
         if selected == open_count:
-            # Every open proposal (the selection holds only open ones): without a
-            # WHERE the database deletes in table order, sparing a search per row.
-            result = self.connection.execute(delete(Proposal))
-            return result.rowcount or 0
+            return self.connection.execute(delete(Proposal)).rowcount or 0
         # Limitation: taking 100,000 of a million open proposals out of the list
         # and its five indexes costs about twice a bare UPDATE of those customers.
-        statement = delete(Proposal).where(_selected())
+        statement = delete(Proposal).where(condition)
         if self.connection.dialect.name != "sqlite" or selected * 2 < open_count:
             return self.connection.execute(statement).rowcount or 0
         # Most of them: dropping the list's sort indexes and making them again for
@@ -283,26 +379,28 @@ class SelectedProposals:
         return deleted
 
     def count(self) -> int:
-        return int(
-            self.connection.execute(
-                select(func.count()).select_from(SELECTED)
-            ).scalar_one()
-        )
+        """How many open proposals are selected."""
+        query = self._where(select(func.count()).select_from(Proposal))
+        return int(self.connection.execute(query).scalar_one())
 
     def drop(self) -> None:
         for table in _TABLES:
             self.connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
 
 
-def _selected() -> Any:
-    """The condition "the proposal is selected".
+def _name_of() -> ColumnElement[Any]:
+    """The name of the proposal's customer, for a filter in a statement on proposals.
 
-    Written as `id IN (SELECT ...)` rather than as a join: SQLite then walks the
-    selection and finds each proposal by its key, where for a join it may choose to
-    walk the whole proposal table (it has no statistics of the temporary table),
-    which on a million open proposals costs several times as much.
+    A subquery on its own alias of the customer table, so that it stays tied to the
+    proposal in statements that join customers too.
     """
-    return Proposal.__table__.c.id.in_(select(SELECTED.c.id))
+    named = Customer.__table__.alias("named_customer")
+    return (
+        select(named.c.name)
+        .where(named.c.customer_no == Proposal.__table__.c.customer_no)
+        .correlate_except(named)
+        .scalar_subquery()
+    )
 
 
 @contextmanager
@@ -312,13 +410,19 @@ def selected_proposals(
     everything: bool = False,
     customer_nos: Sequence[str] = (),
     proposal_ids: Sequence[int] = (),
+    filters: Iterable[str] = (),
+    except_ids: Sequence[int] = (),
 ) -> Iterator[SelectedProposals]:
-    """The open proposals selected: all of them, or by customer number and by id.
+    """The open proposals selected: all of them; by customer number and by id;
+    and those that any of `filters` shows, but for `except_ids`.
 
     The temporary tables are dropped when the block ends; when it raises, the
     rollback that follows drops them.
     """
-    chosen = SelectedProposals(connection, everything, customer_nos, proposal_ids)
+    described = ("",) if everything else tuple(filters)
+    chosen = SelectedProposals(
+        connection, customer_nos, proposal_ids, described, except_ids
+    )
     yield chosen
     if connection.dialect.name == "sqlite":
         chosen.drop()
