@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    delete,
     func,
     insert,
     select,
@@ -820,13 +821,12 @@ def _apply_selected(
             for s in _applied_meanwhile(connection, seen, None, filters)
             if s.customer_no not in named
         ]
-    for row in chosen.set_aside_stale(exclude):
-        skipped.append(Skipped(row.customer_no, _stale_reason(row, exclude) or ""))
-    applied_count = chosen.count()
-    if not applied_count:
+    selected = chosen.count()
+    if not selected:
         return ApplyResult(batch_id=None, skipped=skipped)
 
-    applied = chosen.customer_numbers() if name_applied else []
+    # The batch first, for the history rows to name; its counts are right unless
+    # some proposals turn out stale.
     applied_at = now_utc()
     batch_id = int(
         connection.execute(
@@ -834,15 +834,30 @@ def _apply_selected(
             .values(
                 applied_at=applied_at,
                 applied_by=operator,
-                applied_count=applied_count,
+                applied_count=selected,
                 skipped_count=len(skipped),
             )
             .returning(ApplyBatch.id)
         ).scalar_one()
     )
-    chosen.write_history(batch_id, applied_at, operator)
+    applied_count = chosen.write_history(batch_id, applied_at, operator, exclude)
+    if applied_count < selected:
+        for row in chosen.set_aside_stale(exclude):
+            skipped.append(Skipped(row.customer_no, _stale_reason(row, exclude) or ""))
+        if not applied_count:
+            # Every one stale: no batch, as when nothing was selected. The row was
+            # made in this transaction and nothing names it.
+            connection.execute(delete(ApplyBatch).where(ApplyBatch.id == batch_id))
+            return ApplyResult(batch_id=None, skipped=skipped)
+        connection.execute(
+            update(ApplyBatch)
+            .where(ApplyBatch.id == batch_id)
+            .values(applied_count=applied_count, skipped_count=len(skipped))
+        )
+
+    applied = chosen.customer_numbers() if name_applied else []
     _update_customers(chosen)
-    chosen.delete_proposals()
+    chosen.delete_proposals(applied=True)
     return ApplyResult(
         batch_id=batch_id,
         applied=applied,

@@ -416,6 +416,9 @@ ALLOWED = {
     ("store/selection.py", "f'DROP TABLE IF EXISTS {table.name}'"): (
         "the name of one of the module's own temporary tables, a constant"
     ),
+    ("store/selection.py", "f'PRAGMA secure_delete = {previous}'"): (
+        "an int() of the value SQLite itself reported"
+    ),
 }
 
 

@@ -45,6 +45,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
     or_,
     select,
     update,
@@ -260,8 +261,6 @@ class SelectedProposals:
         """
         p = Proposal.__table__.c
         cu = Customer.__table__.c
-        changed = p.current_condition.is_distinct_from(cu.dunning_condition)
-        is_stale = or_(changed, *(cu[flag].is_(True) for flag in exclude))
         query = self._where(
             select(
                 p.id,
@@ -272,7 +271,9 @@ class SelectedProposals:
             ).join_from(Proposal, Customer, cu.customer_no == p.customer_no)
         )
         stale_rows = list(
-            self.connection.execute(query.where(is_stale).order_by(p.customer_no))
+            self.connection.execute(
+                query.where(_is_stale(exclude)).order_by(p.customer_no)
+            )
         )
         if stale_rows:
             ids = [row.id for row in stale_rows]
@@ -299,8 +300,21 @@ class SelectedProposals:
             counts[(current, proposed)] += int(number)
         return counts
 
-    def write_history(self, batch_id: int, applied_at: datetime, operator: str) -> None:
-        """One history row per selected proposal, copied from it and its customer."""
+    def write_history(
+        self,
+        batch_id: int,
+        applied_at: datetime,
+        operator: str,
+        exclude: Sequence[str],
+    ) -> int:
+        """One history row per selected proposal that is not stale (see
+        `set_aside_stale`), copied from it and its customer; how many were written.
+
+        Fewer than `count()` means that some are stale: those must then be set
+        aside before the customers change. Testing here costs nothing (the
+        customer is read anyway), which spares a pass over the selection when,
+        as usually, none is.
+        """
         p = Proposal.__table__.c
         cu = Customer.__table__.c
         changes = SegmentChange.__table__.c
@@ -318,6 +332,7 @@ class SelectedProposals:
                 literal(operator, changes.applied_by.type),
             )
             .join_from(Proposal, Customer, cu.customer_no == p.customer_no)
+            .where(not_(_is_stale(exclude)))
             .order_by(p.customer_no)
         )
         rows = self._where(rows)
@@ -333,7 +348,14 @@ class SelectedProposals:
             "applied_at",
             "applied_by",
         ]
+        # Counted by id rather than taken from the row count, which not every
+        # driver reports for INSERT ... SELECT: writers are serialised, so the rows
+        # written here are those past the newest before.
+        newest = select(func.coalesce(func.max(changes.id), 0))
+        before = int(self.connection.execute(newest).scalar_one())
         self.connection.execute(insert(SegmentChange).from_select(columns, rows))
+        written = select(func.count()).where(changes.id > before)
+        return int(self.connection.execute(written).scalar_one())
 
     def update_customers(self) -> None:
         """Each selected proposal's customer gets its condition and segment."""
@@ -349,8 +371,22 @@ class SelectedProposals:
             )
         )
 
-    def delete_proposals(self) -> int:
-        """Delete the selected proposals; how many were deleted."""
+    def delete_proposals(self, *, applied: bool = False) -> int:
+        """Delete the selected proposals; how many were deleted.
+
+        With `applied` (their history rows are written), SQLite is let keep the
+        old content of the pages the proposals leave empty, where it would
+        otherwise overwrite every one with zeros (some builds do by default): the
+        history holds a copy of each proposal and the ledger every amount, so
+        zeroing them hides nothing, and it doubled what an apply of every
+        proposal writes.
+        """
+        if applied and self.connection.dialect.name == "sqlite":
+            with _freed_pages_unzeroed(self.connection):
+                return self._delete()
+        return self._delete()
+
+    def _delete(self) -> int:
         condition = self.condition()
         if condition is None:
             # Every open proposal: without a WHERE the database deletes in table
@@ -386,6 +422,29 @@ class SelectedProposals:
     def drop(self) -> None:
         for table in _TABLES:
             self.connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+
+
+@contextmanager
+def _freed_pages_unzeroed(connection: Connection) -> Iterator[None]:
+    """SQLite's secure delete in its "fast" mode for the block: deleted content is
+    still zeroed on pages that are written anyway, but no page is written only to
+    zero it."""
+    previous = int(connection.exec_driver_sql("PRAGMA secure_delete").scalar_one())
+    connection.exec_driver_sql("PRAGMA secure_delete = FAST")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA secure_delete = {previous}")
+
+
+def _is_stale(exclude: Sequence[str]) -> ColumnElement[bool]:
+    """Whether a proposal (joined with its customer) may no longer be applied: the
+    customer's condition is no longer the one it was made against, or the customer
+    has a flag of `exclude`."""
+    p = Proposal.__table__.c
+    cu = Customer.__table__.c
+    changed = p.current_condition.is_distinct_from(cu.dunning_condition)
+    return or_(changed, *(cu[flag].is_(True) for flag in exclude))
 
 
 def _name_of() -> ColumnElement[Any]:
