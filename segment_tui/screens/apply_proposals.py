@@ -8,7 +8,6 @@ the proposal was made) are listed afterwards with the reason, in a second dialog
 """
 
 from collections import Counter
-from collections.abc import Sequence
 
 from sqlalchemy import Engine
 from textual import work
@@ -20,7 +19,6 @@ from segment_tui.i18n import _
 from segment_tui.screens.error import show_error
 from segment_tui.screens.formatting import transition
 from segment_tui.services import ApplyResult, Selection
-from segment_tui.store.proposal_source import ProposalSource
 from segment_tui.widgets.dialog import Dialog
 from segment_tui.widgets.text_table import TextTable
 
@@ -43,26 +41,28 @@ def breakdown_lines(counts: Breakdown) -> list[tuple[str, int]]:
 
 
 class ApplyProposalsDialog(Dialog[ApplyResult | None]):
-    """Applies the given proposals after showing what they change.
+    """Applies the selected proposals after showing what they change.
 
-    The result is what the apply did, or None when the operator cancelled. With
-    `run_id` (the run the proposals were shown from) the store refuses the apply
-    when a newer run has replaced them meanwhile.
+    `selected` is how many the page counted as selected; those of them that are
+    no longer open when the dialog counts are mentioned. The result is what the
+    apply did, or None when the operator cancelled. With `run_id` (the run the
+    proposals were shown from) the store refuses the apply when a newer run has
+    replaced them meanwhile.
     """
 
     def __init__(
         self,
         engine: Engine,
         operator: str,
-        source: ProposalSource,
-        proposal_ids: Sequence[int],
+        selection: Selection,
+        selected: int,
         run_id: int | None,
     ) -> None:
         super().__init__(_("Apply proposals"), ok_label=_("Apply"))
         self.engine = engine
         self.operator = operator
-        self.source = source
-        self.proposal_ids = list(proposal_ids)
+        self.selection = selection
+        self.selected = selected
         self.run_id = run_id
         self._applying = False
 
@@ -87,7 +87,7 @@ class ApplyProposalsDialog(Dialog[ApplyResult | None]):
     @work(thread=True, exclusive=True, group="apply-count")
     def _count(self) -> None:
         try:
-            counts = self.source.transitions(self.proposal_ids)
+            counts = services.count_transitions(self.engine, self.selection)
         except Exception as error:  # shown to the operator, and logged there
             self.app.call_from_thread(self._failed, error)
         else:
@@ -101,7 +101,7 @@ class ApplyProposalsDialog(Dialog[ApplyResult | None]):
             summary = _("1 proposal will be applied:")
         else:
             summary = _("{count} proposals will be applied:", count=f"{total:,}")
-        gone = len(self.proposal_ids) - total
+        gone = self.selected - total
         if gone > 0:
             summary += " " + _(
                 "({count} selected are no longer open.)", count=f"{gone:,}"
@@ -145,10 +145,15 @@ class ApplyProposalsDialog(Dialog[ApplyResult | None]):
 
     @work(thread=True, exclusive=True, group="apply")
     def _apply(self) -> None:
-        selection = Selection(proposal_ids=self.proposal_ids)
+        # The page needs how many were applied, not who: naming a hundred
+        # thousand customers would cost a fifth of the apply.
         try:
             result = services.apply_proposals(
-                self.engine, selection, self.operator, expected_run_id=self.run_id
+                self.engine,
+                self.selection,
+                self.operator,
+                expected_run_id=self.run_id,
+                name_applied=False,
             )
         except Exception as error:  # shown to the operator, and logged there
             self.app.call_from_thread(self._failed, error)
@@ -170,7 +175,7 @@ class SkippedProposals(Dialog[None]):
         self.result = result
 
     def compose_body(self) -> ComposeResult:
-        applied = len(self.result.applied)
+        applied = self.result.applied_count
         skipped = len(self.result.skipped)
         yield Static(
             _(

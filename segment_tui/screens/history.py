@@ -5,7 +5,7 @@ into which segment, when, by whom and from which proposal run, with the reason t
 proposal gave. Enter opens the customer.
 """
 
-from collections.abc import Iterator
+from collections.abc import Collection, Hashable, Iterable
 from datetime import date
 from typing import ClassVar
 
@@ -72,8 +72,21 @@ class ChangeRows:
             )
         return rows
 
-    def keys(self) -> Iterator[int]:
-        return self.source.keys()
+    # The history has no filter: one scope, every change, and since changes are
+    # never removed, every id once shown is still there.
+
+    def scope(self) -> Hashable:
+        return None
+
+    def count_in(self, scopes: Collection[Hashable]) -> int:
+        return self.source.count() if scopes else 0
+
+    def keys_in(
+        self, scopes: Collection[Hashable], among: Collection[int] | None = None
+    ) -> Iterable[int]:
+        if not scopes:
+            return ()
+        return self.source.keys() if among is None else among
 
 
 class HistoryTable(VirtualTable[int]):

@@ -6,12 +6,16 @@ The operator marks proposals (Space, ctrl+a), deletes those that must not happen
 cursor is the one acted on. The list is a `VirtualTable` over the store, so a
 million proposals open as fast as ten: sorting and filtering happen in SQL.
 
-Marks are kept by proposal id, so they survive sorting and filtering. Every change
-to the store happens in a thread worker; the page hears the outcome back through
-`call_from_thread` or a dialog's result.
+Marks are kept by proposal id and by filter ("every proposal under this filter,
+but for these"), so they survive sorting and filtering, and marking a million costs
+no more than marking ten. Apply and delete receive the marks as that description,
+which the store turns into a condition in SQL: no list of ids is built. Every
+change to the store happens in a thread worker; the page hears the outcome back
+through `call_from_thread` or a dialog's result.
 """
 
-from collections.abc import Iterator
+from collections.abc import Collection, Hashable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
 
@@ -90,8 +94,30 @@ class ProposalRows:
             for record in self.source.fetch(offset, limit)
         ]
 
-    def keys(self) -> Iterator[int]:
-        return self.source.keys()
+    def scope(self) -> Hashable:
+        return self.source.filter_text
+
+    def count_in(self, scopes: Collection[Hashable]) -> int:
+        return self.source.count_in([str(scope) for scope in scopes])
+
+    def keys_in(
+        self, scopes: Collection[Hashable], among: Collection[int] | None = None
+    ) -> Iterator[int]:
+        return self.source.keys_in([str(scope) for scope in scopes], among)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The proposals an action on the page applies to."""
+
+    selection: Selection
+    """For the store: the marks as a description, or the proposal under the cursor."""
+
+    count: int
+    """How many the page counts, to show in the dialogs."""
+
+    marked_ids: frozenset[int] = frozenset()
+    """The proposals marked one by one, to unmark once they are applied or gone."""
 
 
 class ProposalsScreen(Screen[None]):
@@ -255,13 +281,21 @@ class ProposalsScreen(Screen[None]):
     ) -> None:
         self.refresh_bindings()
 
-    def targets(self) -> list[int]:
+    def targets(self) -> Targets | None:
         """The proposals an action applies to: the marked ones, else the cursor's."""
         table = self.table
-        if table.mark_count:
-            return sorted(table.marked)
+        if table.mark_count > 0:
+            marks = table.marks
+            selection = Selection(
+                proposal_ids=sorted(marks.added),
+                filters=sorted(str(scope) for scope in marks.scopes),
+                except_ids=sorted(marks.removed),
+            )
+            return Targets(selection, table.mark_count, marks.added)
         key = table.cursor_key
-        return [] if key is None else [key]
+        if key is None:
+            return None
+        return Targets(Selection(proposal_ids=[key]), 1)
 
     # Marking
 
@@ -383,7 +417,7 @@ class ProposalsScreen(Screen[None]):
 
     def action_delete(self) -> None:
         targets = self.targets()
-        if not targets:
+        if targets is None:
             return
 
         run_id = self.run.run_id if self.run else None
@@ -392,28 +426,27 @@ class ProposalsScreen(Screen[None]):
             if confirmed:
                 self._delete(targets, run_id)
 
-        self.app.push_screen(ConfirmDelete(len(targets)), answered)
+        self.app.push_screen(ConfirmDelete(targets.count), answered)
 
     @work(thread=True, exclusive=True, group="store")
-    def _delete(self, proposal_ids: list[int], run_id: int | None) -> None:
+    def _delete(self, targets: Targets, run_id: int | None) -> None:
         # The run id makes the store refuse when another operator has made a new
         # run since this page was read: these ids would then name nothing.
         try:
             deleted = services.delete_proposals(
-                self.engine,
-                Selection(proposal_ids=proposal_ids),
-                expected_run_id=run_id,
+                self.engine, targets.selection, expected_run_id=run_id
             )
         except Exception as error:  # shown to the operator, and logged there
             self.app.call_from_thread(
                 self._failed, _("Proposals were not deleted"), error
             )
         else:
-            self.app.call_from_thread(self._deleted, deleted, proposal_ids)
+            self.app.call_from_thread(self._deleted, deleted, targets)
 
-    def _deleted(self, count: int, proposal_ids: list[int]) -> None:
-        # Every one of them is gone now: deleted, or no longer open before.
-        self.table.unmark(proposal_ids)
+    def _deleted(self, count: int, targets: Targets) -> None:
+        # Every one of them is gone now: deleted, or no longer open before. Those
+        # marked under a filter leave the marks with their rows.
+        self.table.unmark(targets.marked_ids)
         self.reload()
         if count == 1:
             self.notify(_("1 proposal deleted."), markup=False)
@@ -430,26 +463,30 @@ class ProposalsScreen(Screen[None]):
 
     def action_apply(self) -> None:
         targets = self.targets()
-        if not targets:
+        if targets is None:
             return
         run_id = self.run.run_id if self.run else None
         dialog = ApplyProposalsDialog(
-            self.engine, self.operator, self.source, targets, run_id
+            self.engine, self.operator, targets.selection, targets.count, run_id
         )
         self.app.push_screen(dialog, lambda result: self._applied(result, targets))
 
-    def _applied(self, result: ApplyResult | None, proposal_ids: list[int]) -> None:
+    def _applied(self, result: ApplyResult | None, targets: Targets) -> None:
         if result is None:
             # Cancelled or failed; the dialog may have found the list out of date
             # (another operator's run or apply).
             self.reload()
             return
-        # The applied proposals are gone; the skipped ones stay open and marked,
-        # so that the operator finds them again.
-        skipped = self.source.ids_for_customers(s.customer_no for s in result.skipped)
-        self.table.unmark(set(proposal_ids) - skipped)
+        # The applied proposals are gone, and with them their marks under a
+        # filter; the skipped ones stay open and marked, so that the operator
+        # finds them again.
+        if targets.marked_ids:
+            skipped = self.source.ids_for_customers(
+                s.customer_no for s in result.skipped
+            )
+            self.table.unmark(targets.marked_ids - skipped)
         self.reload()
-        applied = len(result.applied)
+        applied = result.applied_count
         if applied == 1:
             text = _("1 proposal applied.")
         else:

@@ -9,14 +9,23 @@ else.
 The division of work:
 
 - The **source** owns the data: how many rows match the current filter, the rows
-  of a range in the current order, and every key under the current filter (for
-  "mark all"). Sorting and filtering are the source's business; the real source
-  does them in SQL. The protocol is read-only, so the widget never needs to know
-  what a filter means.
+  of a range in the current order, and the current filter as a value (its
+  *scope*) that it can later count and test keys against. Sorting and filtering
+  are the source's business; the real source does them in SQL. The protocol is
+  read-only, so the widget never needs to know what a filter means.
 - The **widget** owns what the operator sees and does: a fixed header, the row
   cursor, a column cursor (to choose the column to sort by), the sort indicator
-  and a set of marked keys. Marks are kept by key, not by position, so they
-  survive sorting, filtering and refreshing.
+  and the marks. Marks are kept by key, not by position, so they survive
+  sorting, filtering and refreshing.
+
+Marks are a description, not a list (`Marks`): every row under some scopes, but
+for some keys, and some keys besides. "Mark all" adds the current scope, so it
+costs the same for a million rows as for ten and never reads a key; Space on a
+row adds or removes one exception. How many are marked is the source's count of
+the scopes, corrected by the exceptions. An owner that acts on the marks passes
+the description on (the proposals page turns it into a condition in SQL) rather
+than asking for every marked key, which `marked` can still give, at the price of
+reading them all.
 - The **owner** (a screen) connects the two. When the operator asks for another
   order or filter, the screen tells its source and calls `refresh_rows()`::
 
@@ -45,8 +54,8 @@ so user data with square brackets shows as typed.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeAlias, TypeVar
 
 from rich.segment import Segment
@@ -119,9 +128,10 @@ class Row(Generic[KeyT]):
 class RowSource(Protocol[KeyT]):
     """Where a `VirtualTable` gets its rows.
 
-    All three methods answer for the source's current filter and order, which
-    the owner changes on the source directly before calling
-    `VirtualTable.refresh_rows()`.
+    `count`, `fetch` and `scope` answer for the source's current filter and order,
+    which the owner changes on the source directly before calling
+    `VirtualTable.refresh_rows()`. `count_in` and `keys_in` answer for scopes that
+    `scope` returned earlier, whatever the filter is now.
     """
 
     def count(self) -> int:
@@ -132,9 +142,40 @@ class RowSource(Protocol[KeyT]):
         """At most `limit` rows, in the current order, starting at `offset`."""
         ...
 
-    def keys(self) -> Iterable[KeyT]:
-        """Every key under the current filter; an iterator is fine and best."""
+    def scope(self) -> Hashable:
+        """The current filter as a value that names the same rows later, when
+        another filter is in force: what "mark all" marks."""
         ...
+
+    def count_in(self, scopes: Collection[Hashable]) -> int:
+        """The number of rows under any of these scopes, each row counted once."""
+        ...
+
+    def keys_in(
+        self, scopes: Collection[Hashable], among: Collection[KeyT] | None = None
+    ) -> Iterable[KeyT]:
+        """The keys of the rows under any of these scopes, or of those of `among`
+        that are; an iterator is fine and best."""
+        ...
+
+
+@dataclass(frozen=True)
+class Marks(Generic[KeyT]):
+    """What is marked: the rows under `scopes` but not `removed`, and `added`.
+
+    Kept so that `removed` holds only keys under the scopes and `added` only keys
+    outside them; then the marked rows number the rows under the scopes, less
+    `removed`, plus `added`.
+    """
+
+    scopes: frozenset[Hashable] = field(default_factory=frozenset)
+    """Scopes (see `RowSource.scope`) whose every row is marked."""
+
+    added: frozenset[KeyT] = field(default_factory=frozenset)
+    """Keys marked one by one, outside the scopes."""
+
+    removed: frozenset[KeyT] = field(default_factory=frozenset)
+    """Keys under the scopes that are not marked."""
 
 
 def _plain_cell(value: Cell) -> Text:
@@ -343,8 +384,17 @@ class VirtualTable(ScrollView, Generic[KeyT]):
         self._reported_key: KeyT | None = None
         self._sort_column: str | None = None
         self._sort_reverse = False
-        self._marks: set[KeyT] = set()
-        self._marked_view: frozenset[KeyT] | None = None
+
+        # The marks (see `Marks`), and how many rows the marked scopes hold as of
+        # the last count. `_scoped_pages` holds, for each fetched page, its keys
+        # that are under the marked scopes; needed only while the current scope
+        # is not one of them, else every row shown is under them.
+        self._scope: Hashable = None
+        self._scopes: set[Hashable] = set()
+        self._added: set[KeyT] = set()
+        self._removed: set[KeyT] = set()
+        self._scoped_count = 0
+        self._scoped_pages: LRUCache[int, frozenset[KeyT]] = LRUCache(self.CACHED_PAGES)
 
         self._load_count()
 
@@ -391,6 +441,7 @@ class VirtualTable(ScrollView, Generic[KeyT]):
         self._pages.clear()
         self._lines.clear()
         self._load_count()
+        self._recount_marks()
         self._cursor_row = self._clamp_row(self._cursor_row)
         self._scroll_to_cursor()
         self.refresh()
@@ -398,6 +449,7 @@ class VirtualTable(ScrollView, Generic[KeyT]):
 
     def _load_count(self) -> None:
         self._count = max(0, self._source.count())
+        self._scope = self._source.scope()
         self.virtual_size = Size(self._total_width, self._count + HEADER_HEIGHT)
 
     def _row_at(self, index: int) -> Row[KeyT] | None:
@@ -618,53 +670,96 @@ class VirtualTable(ScrollView, Generic[KeyT]):
     # Marks
 
     @property
+    def marks(self) -> Marks[KeyT]:
+        """What is marked, as a description (see `Marks`)."""
+        return Marks(
+            frozenset(self._scopes), frozenset(self._added), frozenset(self._removed)
+        )
+
+    @property
     def marked(self) -> frozenset[KeyT]:
-        """Every marked key, including keys the current filter hides."""
-        if self._marked_view is None:
-            self._marked_view = frozenset(self._marks)
-        return self._marked_view
+        """Every marked key, including keys the current filter hides.
+
+        With a scope marked ("mark all") this reads every key under it from the
+        source: prefer `marks` and `mark_count`.
+        """
+        scoped: set[KeyT] = set()
+        if self._scopes:
+            scoped.update(self._source.keys_in(self._scopes))
+        return frozenset((scoped - self._removed) | self._added)
 
     @property
     def mark_count(self) -> int:
-        """How many keys are marked (cheaper than `len(marked)`)."""
-        return len(self._marks)
+        """How many keys are marked, without reading them."""
+        return self._scoped_count - len(self._removed) + len(self._added)
 
     def is_marked(self, key: KeyT) -> bool:
         """Whether the row with this key is marked."""
-        return key in self._marks
+        if key in self._added:
+            return True
+        if key in self._removed or not self._scopes:
+            return False
+        return bool(self._scoped_keys([key]))
 
     def toggle_mark(self, key: KeyT) -> bool:
         """Mark the key if it was not marked, else unmark it; return the new state."""
-        if key in self._marks:
-            self._marks.discard(key)
-            now_marked = False
+        return self._toggle(key, self.is_marked(key))
+
+    def _toggle(self, key: KeyT, marked: bool) -> bool:
+        if marked:
+            if key in self._added:
+                self._added.discard(key)
+            else:
+                self._removed.add(key)
+        elif key in self._removed:
+            self._removed.discard(key)
         else:
-            self._marks.add(key)
-            now_marked = True
+            self._added.add(key)
         self._marks_changed()
-        return now_marked
+        return not marked
 
     def mark_all(self) -> None:
-        """Mark every key under the source's current filter, keeping other marks."""
-        self._marks.update(self._source.keys())
+        """Mark every key under the source's current filter, keeping other marks.
+
+        It costs the same for any number of rows: the filter's scope is marked as
+        a whole. Only exceptions made before are looked up, to drop those under
+        this scope.
+        """
+        scope = self._scope
+        if self._removed:
+            self._removed -= set(self._source.keys_in([scope], self._removed))
+        if self._added:
+            self._added -= set(self._source.keys_in([scope], self._added))
+        self._scopes.add(scope)
+        self._scoped_pages.clear()
+        self._count_scopes()
         self._marks_changed()
 
     def clear_marks(self) -> None:
         """Unmark everything, including rows the current filter hides."""
-        self._marks.clear()
+        self._scopes.clear()
+        self._added.clear()
+        self._removed.clear()
+        self._scoped_pages.clear()
+        self._scoped_count = 0
         self._marks_changed()
 
     def unmark(self, keys: Iterable[KeyT]) -> None:
         """Unmark these keys, e.g. after the rows they name were applied or deleted."""
-        self._marks.difference_update(keys)
+        rest = set(keys)
+        found = rest & self._added
+        self._added -= found
+        rest -= found | self._removed
+        if rest and self._scopes:
+            self._removed.update(self._scoped_keys(rest))
         self._marks_changed()
 
     def action_toggle_mark(self) -> None:
         """Toggle the mark of the row under the cursor and move to the next row."""
-        key = self.cursor_key
-        if key is None:
+        row = self._row_at(self._cursor_row)
+        if row is None:
             return
-        self.toggle_mark(key)
+        self._toggle(row.key, self._row_marked(self._cursor_row, row.key))
         self.action_cursor_down()
 
     def action_mark_all(self) -> None:
@@ -675,12 +770,49 @@ class VirtualTable(ScrollView, Generic[KeyT]):
         """Unmark every row."""
         self.clear_marks()
 
+    def _row_marked(self, index: int, key: KeyT) -> bool:
+        """Whether the row at `index` in the current order, with this key, is marked."""
+        if key in self._added:
+            return True
+        if key in self._removed or not self._scopes:
+            return False
+        if self._scope in self._scopes:
+            return True
+        page_number = index // self.PAGE_SIZE
+        scoped = self._scoped_pages.get(page_number)
+        if scoped is None:
+            page = self._pages.get(page_number) or ()
+            scoped = frozenset(self._scoped_keys([row.key for row in page]))
+            self._scoped_pages.set(page_number, scoped)
+        return key in scoped
+
+    def _scoped_keys(self, keys: Collection[KeyT]) -> set[KeyT]:
+        """Those of `keys` that are under the marked scopes."""
+        return set(self._source.keys_in(self._scopes, keys))
+
+    def _count_scopes(self) -> None:
+        if not self._scopes:
+            self._scoped_count = 0
+        elif self._scopes == {self._scope}:
+            self._scoped_count = self._count
+        else:
+            self._scoped_count = self._source.count_in(self._scopes)
+
+    def _recount_marks(self) -> None:
+        """After the source changed: count the scopes again, and forget exceptions
+        that are no longer under them (their rows are gone)."""
+        self._scoped_pages.clear()
+        if not self._scopes:
+            return
+        self._count_scopes()
+        if self._removed:
+            self._removed = self._scoped_keys(self._removed)
+
     def _marks_changed(self) -> None:
         # Cached lines carry their marked state in the cache key, so repainting
         # is enough: rows whose state changed are drawn again, others are reused.
-        self._marked_view = None
         self.refresh()
-        self.post_message(self.MarksChanged(self, len(self._marks)))
+        self.post_message(self.MarksChanged(self, self.mark_count))
 
     # Rendering
 
@@ -747,7 +879,7 @@ class VirtualTable(ScrollView, Generic[KeyT]):
 
     def _render_row(self, index: int, row: Row[KeyT]) -> Strip:
         is_cursor = index == self._cursor_row
-        is_marked = row.key in self._marks
+        is_marked = self._row_marked(index, row.key)
         cache_key = (index, is_cursor, is_marked, self.has_focus)
         cached = self._lines.get(cache_key)
         if cached is not None:

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Hashable,
+    Iterator,
+    Sequence,
+)
 from typing import Any
 
 from rich.text import Text
@@ -49,7 +56,7 @@ class ListSource:
         self._apply()
 
     def _apply(self) -> None:
-        rows = [row for row in self._all if self._filter in str(row.cells[1]).lower()]
+        rows = self._under([self._filter])
         if self._sort is not None:
             index, reverse = self._sort
             rows.sort(key=lambda row: str(row.cells[index]), reverse=reverse)
@@ -62,8 +69,25 @@ class ListSource:
         self.fetches.append((offset, limit))
         return self._view[offset : offset + limit]
 
-    def keys(self) -> Iterator[int]:
-        return (row.key for row in self._view)
+    def _under(self, scopes: Collection[Hashable]) -> list[Row[int]]:
+        """The rows whose name contains one of the filter texts `scopes`."""
+        return [
+            row
+            for row in self._all
+            if any(str(scope) in str(row.cells[1]).lower() for scope in scopes)
+        ]
+
+    def scope(self) -> Hashable:
+        return self._filter
+
+    def count_in(self, scopes: Collection[Hashable]) -> int:
+        return len(self._under(scopes))
+
+    def keys_in(
+        self, scopes: Collection[Hashable], among: Collection[int] | None = None
+    ) -> Iterator[int]:
+        keys = (row.key for row in self._under(scopes))
+        return keys if among is None else (key for key in keys if key in among)
 
 
 class MillionSource:
@@ -85,8 +109,20 @@ class MillionSource:
             for n in range(offset, end)
         ]
 
-    def keys(self) -> Iterator[int]:
-        return iter(range(self.TOTAL))
+    def scope(self) -> Hashable:
+        return None
+
+    def count_in(self, scopes: Collection[Hashable]) -> int:
+        return self.TOTAL if scopes else 0
+
+    def keys_in(
+        self, scopes: Collection[Hashable], among: Collection[int] | None = None
+    ) -> Iterator[int]:
+        if not scopes:
+            return iter(())
+        if among is None:
+            return iter(range(self.TOTAL))
+        return (key for key in among if 0 <= key < self.TOTAL)
 
 
 def customers(count: int) -> ListSource:
