@@ -18,14 +18,6 @@ The division of work:
   and the marks. Marks are kept by key, not by position, so they survive
   sorting, filtering and refreshing.
 
-Marks are a description, not a list (`Marks`): every row under some scopes, but
-for some keys, and some keys besides. "Mark all" adds the current scope, so it
-costs the same for a million rows as for ten and never reads a key; Space on a
-row adds or removes one exception. How many are marked is the source's count of
-the scopes, corrected by the exceptions. An owner that acts on the marks passes
-the description on (the proposals page turns it into a condition in SQL) rather
-than asking for every marked key, which `marked` can still give, at the price of
-reading them all.
 - The **owner** (a screen) connects the two. When the operator asks for another
   order or filter, the screen tells its source and calls `refresh_rows()`::
 
@@ -39,6 +31,15 @@ reading them all.
       def on_input_changed(self, event: Input.Changed) -> None:
           self.source.set_filter(event.value)
           self.query_one(VirtualTable).refresh_rows()
+
+Marks are a description, not a list (`Marks`): every row under some scopes, but
+for some keys, and some keys besides. "Mark all" adds the current scope, so it
+costs the same for a million rows as for ten and never reads a key; Space on a
+row adds or removes one exception. How many are marked is the source's count of
+the scopes, corrected by the exceptions. An owner that acts on the marks passes
+the description on (the proposals page turns it into a condition in SQL) rather
+than asking for every marked key, which `marked` can still give, at the price of
+reading them all.
 
 Keys: the widget binds the cursor keys (up, down, left, right, page up, page
 down, home, end) and Enter, which posts `RowActivated`; a screen that wants Enter

@@ -430,6 +430,46 @@ def test_mark_all_uses_the_filter_and_clear_marks_empties() -> None:
     run(app, check)
 
 
+def test_marks_under_a_filter_are_a_description_that_outlives_the_filter() -> None:
+    source = customers(100)
+    app = TableApp(source)
+
+    async def check(pilot: Pilot[None]) -> None:
+        table = app.table
+        source.set_filter("Name 000")  # names 0001..0009: keys 91..99
+        table.refresh_rows()
+        table.mark_all()
+        table.toggle_mark(95)  # an exception under the filter
+        assert table.mark_count == 8
+
+        # Another filter: the marks stay, and show on the rows they cover.
+        source.set_filter("Name 00")  # names 0001..0099: keys 1..99
+        table.refresh_rows()
+        await pilot.pause()
+        assert table.mark_count == 8
+        assert table.marks.scopes == {"name 000"}
+        assert table.marks.removed == {95}
+        drawn = [line(table, y) for y in range(1, VISIBLE_ROWS + 1)]
+        assert [row.split()[1] for row in drawn if row.startswith(" ✓ ")] == []
+        await pilot.press("end")
+        await pilot.pause()
+        marked = [
+            line(table, y).split()[1]
+            for y in range(1, VISIBLE_ROWS + 1)
+            if line(table, y).startswith(" ✓ ")
+        ]
+        assert marked == [f"C00{n}" for n in (91, 92, 93, 94, 96, 97, 98, 99)]
+
+        # Mark all here: one scope more, and the exception under it is marked.
+        table.mark_all()
+        assert table.mark_count == 99
+        assert table.marks.removed == frozenset()
+        assert table.is_marked(95) and not table.is_marked(0)
+        assert table.marked == frozenset(range(1, 100))
+
+    run(app, check)
+
+
 def test_markup_in_cells_is_shown_literally() -> None:
     source = ListSource(
         [
