@@ -284,10 +284,12 @@ class SelectedProposals:
         return stale_rows
 
     def customer_numbers(self) -> list[str]:
-        """The customer numbers of the selected proposals, in order."""
+        """The customer numbers of the selected proposals, in code point order."""
         p = Proposal.__table__.c
-        query = self._where(select(p.customer_no)).order_by(p.customer_no)
-        return list(self.connection.execute(query).scalars())
+        # Sorted here: the same order on every database, whatever its collation,
+        # and in proposal id order the numbers come nearly sorted already.
+        query = self._where(select(p.customer_no))
+        return sorted(self.connection.execute(query).scalars())
 
     def transitions(self) -> Counter[tuple[str | None, str]]:
         """How many selected proposals go from which condition to which."""
