@@ -115,8 +115,10 @@ class SelectedProposals:
         self._named = bool(self.customer_nos or self.proposal_ids)
         self._set_aside = False
         self._closed_ids: list[int] = []
+        self._made: list[Table] = []
         if connection.dialect.name == "sqlite":
-            self.drop()  # left by an operation that committed without dropping them
+            # Left by an operation that committed without dropping them.
+            self.drop(leftovers=True)
         if self._named:
             self._name()
         if self.filters and except_ids:
@@ -126,7 +128,7 @@ class SelectedProposals:
         """Put the named proposals in `SELECTED`: by id, then by customer."""
         connection = self.connection
         p = Proposal.__table__.c
-        SELECTED.create(connection)
+        self._make(SELECTED)
         if self.proposal_ids:
             self._fill(SELECTED, "id", self.proposal_ids)
             closed = set(
@@ -138,7 +140,7 @@ class SelectedProposals:
                 self._closed_ids = [i for i in self.proposal_ids if i in closed]
                 self._unselect(self._closed_ids)
         if self.customer_nos:
-            WANTED_CUSTOMERS.create(connection)
+            self._make(WANTED_CUSTOMERS)
             self._fill(WANTED_CUSTOMERS, "customer_no", self.customer_nos)
             wanted = WANTED_CUSTOMERS.c.customer_no
             # A proposal named by its id and by its customer is one proposal:
@@ -155,7 +157,7 @@ class SelectedProposals:
     def _leave_out(self, ids: Sequence[int]) -> None:
         """Take these proposals out of the described part (once each)."""
         if not self._set_aside:
-            SET_ASIDE.create(self.connection)
+            self._make(SET_ASIDE)
             self._set_aside = True
         self._fill(SET_ASIDE, "id", list(dict.fromkeys(ids)), skip_known=True)
 
@@ -421,9 +423,16 @@ class SelectedProposals:
         query = self._where(select(func.count()).select_from(Proposal))
         return int(self.connection.execute(query).scalar_one())
 
-    def drop(self) -> None:
-        for table in _TABLES:
+    def _make(self, table: Table) -> None:
+        table.create(self.connection)
+        self._made.append(table)
+
+    def drop(self, *, leftovers: bool = False) -> None:
+        """Drop the temporary tables made here; with `leftovers`, any of the
+        module's that this connection still has."""
+        for table in _TABLES if leftovers else self._made:
             self.connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+        self._made = []
 
 
 @contextmanager
