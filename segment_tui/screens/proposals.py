@@ -285,6 +285,12 @@ class ProposalsScreen(Screen[None]):
         """The proposals an action applies to: the marked ones, else the cursor's."""
         table = self.table
         if table.mark_count > 0:
+            # Limitation: proposals marked by their filter are those the filter
+            # shows when the store acts, not when the operator pressed ctrl+a: a
+            # customer renamed by an import in between can enter or leave them.
+            # Those of them that another operator deleted meanwhile are counted
+            # as gone in the dialog but, unlike proposals marked one by one, not
+            # named in the report.
             marks = table.marks
             selection = Selection(
                 proposal_ids=sorted(marks.added),
