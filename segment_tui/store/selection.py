@@ -195,7 +195,7 @@ class SelectedProposals:
         self.connection.execute(insert(table).from_select([column], rows))
 
     def condition(self) -> ColumnElement[bool] | None:
-        """ "The proposal is selected", or None when every open proposal is.
+        """The condition "the proposal is selected"; None when every one is.
 
         The named part is written as `id IN (SELECT ...)` rather than as a join:
         SQLite then walks the selection and finds each proposal by its key, where
