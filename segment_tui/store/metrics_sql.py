@@ -264,8 +264,9 @@ def customer_ledger_query(
     totals and the reminder totals. The same totals as `customer_totals_query`, but
     SQLite joins an aggregate by writing it all to a temporary table and indexing it
     first; here it walks the customers in key order, aggregates each one's entries
-    through the ledger's customer index and reads its reminders through the
-    reminders' unique index, so the rows stream out as they are made.
+    through the ledger's unique index (which starts with the customer) and reads
+    its reminders through the reminders' unique index, so the rows stream out as
+    they are made.
 
     With `metrics` given, only the totals those metrics need are computed; every
     other total is 0. A proposal run reads only the metrics of its setup's

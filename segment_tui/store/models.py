@@ -149,13 +149,16 @@ class LedgerEntry(Base):
     """
 
     __tablename__ = "ledger_entry"
+    # The unique index starts with the customer, so it also finds a customer's
+    # entries: an index on the customer alone (dropped in schema version 0005)
+    # only made every import write two.
     __table_args__ = (
         UniqueConstraint("customer_no", "entry_key", name="uq_ledger_entry_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_no: Mapped[str] = mapped_column(
-        String(40), ForeignKey("customer.customer_no"), index=True
+        String(40), ForeignKey("customer.customer_no")
     )
     entry_key: Mapped[str] = mapped_column(String(120))
     document_no: Mapped[str | None] = mapped_column(String(40), nullable=True)
