@@ -8,6 +8,7 @@ updated export updates what it has in common with the store.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -16,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from segment_tui import importing
@@ -401,6 +405,63 @@ def test_negative_amounts_and_trailing_zero_decimals_are_stored(
         Decimal("7.00"),
         Decimal("12.34"),
     ]
+
+
+# Texts near amounts: digits, signs, both separators, spaces, other digits.
+AMOUNT_CHARACTERS = "0123456789-+.,' \u00a0\u0663"
+AMOUNT_FORMATS = [(".", ","), (",", "."), (".", ""), (",", " "), (".", "'")]
+
+
+@st.composite
+def amount_texts(draw: st.DrawFn) -> str:
+    """Well-formed amounts in every grouping, and texts that almost are."""
+    if draw(st.booleans()):
+        return draw(st.text(AMOUNT_CHARACTERS, max_size=24))
+    cents = draw(st.integers(-(10**19), 10**19))
+    whole, fraction = divmod(abs(cents), 100)
+    grouped = draw(st.booleans())
+    separator = draw(st.sampled_from([",", ".", " ", "'"]))
+    digits = f"{whole:,}".replace(",", separator) if grouped else str(whole)
+    decimal = draw(st.sampled_from([".", ","]))
+    tail = draw(st.sampled_from(["", f"{fraction:02d}", f"{fraction:02d}0", "5"]))
+    sign = "-" if cents < 0 else draw(st.sampled_from(["", "+"]))
+    return f"{sign}{digits}{decimal if tail else ''}{tail}"
+
+
+@pytest.mark.parametrize(("decimal", "thousands"), AMOUNT_FORMATS)
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()])
+@settings(max_examples=300, deadline=None, database=None)
+@given(text=amount_texts())
+def test_an_amount_read_the_fast_way_is_the_amount_read_the_long_way(
+    decimal: str, thousands: str, dialect: Any, text: str
+) -> None:
+    # The common form of an amount skips the general reading; whatever the text,
+    # both must agree on the cents and the stored form, or both refuse it.
+    mapping = Mapping(
+        kind="ledger",
+        name="m.toml",
+        source=importing.SourceFormat(
+            decimal_separator=decimal, thousands_separator=thousands
+        ),
+        columns={
+            "customer_no": "C",
+            "posting_date": "P",
+            "due_date": "D",
+            "amount": "A",
+        },
+    )
+    file = importing._File(Path("f.csv"), mapping, io.StringIO("C,P,D,A\n"))
+    cells = importing._Cells(file, dialect)
+
+    try:
+        long_way = cells.checked_cents(text, 2, "amount")
+    except InputError:
+        with pytest.raises(InputError):
+            cells.amount(text, 2, "amount")
+        return
+    cents, stored = cells.amount(text, 2, "amount")
+    assert cents == long_way
+    assert stored == (cents if dialect.name == "sqlite" else Decimal(cents).scaleb(-2))
 
 
 def test_a_due_date_before_the_posting_date_is_imported_with_a_warning(
