@@ -1257,6 +1257,7 @@ def _ledger_batches(
     # needs the keys of every row read so far, about 100 bytes a row (100 MB for a
     # million rows); everything else an import holds stays the same size.
     occurrences: dict[str, int] = {}
+    repeat_keys: set[str] = set()
     batch: list[tuple[Any, ...]] = []
     names: dict[str, str] = {}
     last = reader.line_num
@@ -1327,11 +1328,16 @@ def _ledger_batches(
             seen = customer_no + "\x1f" + key
             count = occurrences.get(seen, 0) + 1
             occurrences[seen] = count
-            if count > 1:
-                key = f"{key}#{count}"
+            if count > 1 or seen in repeat_keys:
+                number = _repeat_number(seen, count, occurrences, repeat_keys)
+                key = f"{key}#{number}"
                 warnings.add(
                     f"line {line}: document {document_no} of customer "
                     f"{customer_no} appears {count} times; kept as separate entries"
+                    if count > 1
+                    else f"line {line}: document {document_no} of customer "
+                    f"{customer_no} has the number given to a repeated document "
+                    "above; kept as a separate entry"
                 )
         else:
             document_no = None  # stored as NULL, not as an empty text
@@ -1372,6 +1378,22 @@ def _ledger_batches(
 
     batch.sort()
     yield batch, names
+
+
+def _repeat_number(
+    seen: str, count: int, occurrences: dict[str, int], repeat_keys: set[str]
+) -> int:
+    """The number after "#" in the key of a repeated document number's entry.
+
+    Its count in the file, unless the file holds that key as a document number of
+    the customer ("N#2"), before or after: then the next number that is free, so
+    that no two entries of a file share a key and neither is lost.
+    """
+    number = max(count, 2)
+    while f"{seen}#{number}" in occurrences or f"{seen}#{number}" in repeat_keys:
+        number += 1
+    repeat_keys.add(f"{seen}#{number}")
+    return number
 
 
 # ---------------------------------------------------------------------------

@@ -273,6 +273,45 @@ def test_a_repeated_document_number_is_kept_as_a_second_entry_with_a_warning(
     ]
 
 
+def test_a_document_number_that_reads_like_a_repeat_is_kept_apart(
+    any_store: Engine, tmp_path: Path
+) -> None:
+    # A repeat of A is kept as "doc:A#2": a document "A#2" of the same customer,
+    # before or after it, must stay an entry of its own.
+    mapping = shipped("ibm-accounts-receivable.toml", "ledger")
+    header = "customerID,invoiceNumber,InvoiceDate,DueDate,InvoiceAmount,Disputed,"
+    file = write_csv(
+        tmp_path,
+        [
+            header + "SettledDate",
+            "C1,A#3,1/2/2013,2/1/2013,10.00,No,",
+            "C1,A,1/2/2013,2/1/2013,11.00,No,",
+            "C1,A,1/2/2013,2/1/2013,12.00,No,",
+            "C1,A,1/2/2013,2/1/2013,13.00,No,",
+            "C1,A#2,1/2/2013,2/1/2013,14.00,No,",
+        ],
+    )
+
+    first = importing.import_ledger(any_store, file, mapping)
+    again = importing.import_ledger(any_store, file, mapping)
+
+    assert first.inserted == 5
+    assert again.unchanged == 5
+    assert sorted((e.entry_key, e.amount) for e in entries(any_store)) == [
+        ("doc:A", Decimal("11.00")),
+        ("doc:A#2", Decimal("12.00")),
+        ("doc:A#2#2", Decimal("14.00")),
+        ("doc:A#3", Decimal("10.00")),
+        ("doc:A#4", Decimal("13.00")),
+    ]
+    assert first.warnings == [
+        "line 4: document A of customer C1 appears 2 times; kept as separate entries",
+        "line 5: document A of customer C1 appears 3 times; kept as separate entries",
+        "line 6: document A#2 of customer C1 has the number given to a repeated "
+        "document above; kept as a separate entry",
+    ]
+
+
 # --- Customers made by the ledger import --------------------------------------------
 
 
