@@ -49,6 +49,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from hashlib import blake2b
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal, NoReturn, TextIO, cast
 
@@ -1000,7 +1001,10 @@ class _LedgerWriter:
 
     Only customers that existed before the import can have entries in the store
     already, so only their entries are looked up, to tell new, changed and unchanged
-    entries apart; a first import into an empty store looks up nothing.
+    entries apart, and only theirs go through the upsert. The entries of a customer
+    that this import created are new by definition and go in by a plain INSERT,
+    which leaves out the conflict check per row: a first import into an empty store
+    looks up nothing and upserts nothing.
     """
 
     def __init__(
@@ -1011,6 +1015,13 @@ class _LedgerWriter:
         self.customers = _Customers(connection, condition)
         dialect = connection.dialect
         self.lookup = _Lookup(_ledger, LEDGER_KEY, LEDGER_COLUMNS, dialect)
+        self.insert = _Statement(
+            lambda rows: (
+                _ledger.insert() if rows is None else _ledger.insert().values(rows)
+            ),
+            dialect,
+            LEDGER_COLUMNS,
+        )
         self.upsert = _Statement(
             lambda rows: _upsert(_ledger, dialect, LEDGER_KEY, LEDGER_VALUES, rows),
             dialect,
@@ -1019,21 +1030,24 @@ class _LedgerWriter:
 
     def write(self, rows: list[tuple[Any, ...]], names: dict[str, str]) -> None:
         """Write one batch of rows, sorted by key, with the names of its customers."""
-        self.customers.meet({row[0] for row in rows}, names)
+        self.customers.meet(set(map(itemgetter(0), rows)), names)
         self.result.customers_created = self.customers.created
-        self.upsert.run(self.connection, self._changed(rows))
+        existed = self.customers.existed
+        if existed:
+            known = [row for row in rows if row[0] in existed]
+            rows = [row for row in rows if row[0] not in existed]
+            self.upsert.run(self.connection, self._changed(known))
+        self.result.inserted += len(rows)
+        self.insert.run(self.connection, rows)
 
     def _changed(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The rows that are new or differ from the store; counts all three kinds."""
-        existed = self.customers.existed
-        candidates = sorted((row[0], row[1]) for row in rows if row[0] in existed)
         stored = {
             (found[0], found[1]): tuple(found[2:])
-            for found in self.lookup.fetch(self.connection, candidates)
+            for found in self.lookup.fetch(
+                self.connection, [(row[0], row[1]) for row in rows]
+            )
         }
-        if not stored:
-            self.result.inserted += len(rows)
-            return rows
         changed = []
         for row in rows:
             before = stored.get((row[0], row[1]))
@@ -1061,7 +1075,10 @@ def import_ledger(
     started = time.perf_counter()
     result = ImportResult()
     warnings = _Warnings()
-    with write_transaction(engine) as connection:
+    # Unchecked references: the writer creates the customers of each batch before
+    # its entries, in this transaction, which holds the write lock; checking each
+    # entry's customer would cost a lookup per row.
+    with write_transaction(engine, check_references=False) as connection:
         if condition is not None:
             ensure_conditions(connection, {condition: ""})
         writer = _LedgerWriter(connection, condition, result)

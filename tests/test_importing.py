@@ -713,6 +713,58 @@ def test_batches_do_not_change_the_result(
     assert count(store, LedgerEntry) == 9
 
 
+def test_entries_of_new_and_known_customers_are_stored_alike(
+    any_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The entries of a customer this import creates are inserted without a
+    # lookup; those of a customer the store had are looked up and upserted. Both
+    # in one batch must be stored the same way and be found again the same way.
+    monkeypatch.setattr(importing, "BATCH_ROWS", 4)
+    customers = write_csv(
+        tmp_path,
+        ["No.,Name,Reminder Terms Code,Blocked", "KNOWN,Known Ltd,,"],
+        name="customers.csv",
+    )
+    importing.import_customers(
+        any_store, customers, shipped("bc-customers.toml", "customers")
+    )
+    mapping = load_mapping(write_mapping(tmp_path, PLAIN_MAPPING), "ledger")
+    rows = [
+        f"{customer},2024-01-0{day},2024-02-0{day},{day}.50,{closed},{remaining}"
+        for day in (1, 2, 3)
+        for customer, closed, remaining in (
+            ("KNOWN", "", "1.25"),
+            ("NEW", "2024-02-10", "0"),
+        )
+    ]
+    first = write_csv(tmp_path, [PLAIN_HEADER, *rows], name="first.csv")
+    paid = [row.replace(",,1.25", ",2024-02-20,0") for row in rows]
+    second = write_csv(tmp_path, [PLAIN_HEADER, *paid], name="second.csv")
+
+    result = importing.import_ledger(any_store, first, mapping)
+    stored = {
+        customer: [
+            (e.entry_key, e.posting_date, e.amount, e.remaining_amount, e.closed_at)
+            for e in entries(any_store)
+            if e.customer_no == customer
+        ]
+        for customer in ("KNOWN", "NEW")
+    }
+    again = importing.import_ledger(any_store, first, mapping)
+    updated = importing.import_ledger(any_store, second, mapping)
+
+    assert (result.inserted, result.customers_created) == (6, 1)
+    assert [entry[1:3] for entry in stored["KNOWN"]] == [
+        entry[1:3] for entry in stored["NEW"]
+    ]
+    assert [entry[0][:4] for entry in stored["NEW"]] == ["row:"] * 3
+    assert stored["KNOWN"][0][3:] == (Decimal("1.25"), None)
+    assert stored["NEW"][0][3:] == (Decimal("0.00"), date(2024, 2, 10))
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 6)
+    assert (updated.inserted, updated.updated, updated.unchanged) == (0, 3, 3)
+    assert count(any_store, LedgerEntry) == 6
+
+
 def test_shipped_mappings_load() -> None:
     kinds: dict[str, importing.Kind] = {
         "ibm-accounts-receivable.toml": "ledger",
