@@ -711,9 +711,10 @@ class _Statement:
 
     Passing tuples straight to the driver skips SQLAlchemy's per-row parameter
     processing, which costs more than the insert; the rows must therefore already
-    hold the stored form of each value, in the order of `columns`. On PostgreSQL
-    each statement carries many rows: one statement per row, even pipelined, made
-    the server the bottleneck.
+    hold the stored form of each value, in the order of `columns`. Each statement
+    carries many rows: on PostgreSQL, one statement per row, even pipelined, made
+    the server the bottleneck; on SQLite, fifty rows a statement write a quarter
+    faster than one, and more rows gain little.
     """
 
     def __init__(
@@ -725,7 +726,7 @@ class _Statement:
         self.columns = list(columns)
         self.dialect = _positional(dialect)
         self.single = self._compile(make, 1)
-        self.per_statement = 500 if dialect.name == "postgresql" else 1
+        self.per_statement = 500 if dialect.name == "postgresql" else 50
         self.multiple = (
             self._compile(make, self.per_statement) if self.per_statement > 1 else ""
         )

@@ -765,6 +765,35 @@ def test_entries_of_new_and_known_customers_are_stored_alike(
     assert count(any_store, LedgerEntry) == 6
 
 
+def test_rows_beyond_a_statement_of_many_rows_are_all_stored(
+    any_store: Engine, tmp_path: Path
+) -> None:
+    # The writer puts many rows into one statement and the rest into single ones;
+    # 123 rows fill two statements on SQLite and leave some over, on both paths:
+    # the entries of new customers first, then an update of known ones.
+    mapping = load_mapping(write_mapping(tmp_path, PLAIN_MAPPING), "ledger")
+    rows = [
+        f"C{i % 7},2024-01-{1 + i % 28:02d},2024-03-01,{i}.{i % 100:02d},,{i}.00"
+        for i in range(123)
+    ]
+    first = write_csv(tmp_path, [PLAIN_HEADER, *rows], name="first.csv")
+    paid = [row.replace(f",,{i}.00", ",2024-04-01,0") for i, row in enumerate(rows)]
+    second = write_csv(tmp_path, [PLAIN_HEADER, *paid], name="second.csv")
+
+    created = importing.import_ledger(any_store, first, mapping)
+    updated = importing.import_ledger(any_store, second, mapping)
+
+    assert (created.inserted, created.customers_created) == (123, 7)
+    assert (updated.inserted, updated.updated) == (0, 123)
+    stored = sorted(
+        (e.amount, e.remaining_amount, e.closed_at) for e in entries(any_store)
+    )
+    assert stored == [
+        (Decimal(f"{i}.{i % 100:02d}"), Decimal("0.00"), date(2024, 4, 1))
+        for i in range(123)
+    ]
+
+
 def test_shipped_mappings_load() -> None:
     kinds: dict[str, importing.Kind] = {
         "ibm-accounts-receivable.toml": "ledger",
