@@ -34,6 +34,7 @@ file is parsed in a second process while this one writes (`_ParserProcess`).
 import codecs
 import csv
 import logging
+import marshal
 import os
 import pickle
 import re
@@ -51,7 +52,7 @@ from hashlib import blake2b
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Literal, NoReturn, TextIO, cast
+from typing import IO, Any, Literal, NoReturn, TextIO, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from sqlalchemy import (
@@ -1129,7 +1130,7 @@ class _ParserProcess:
 
     It runs the same code as an import within one process (`_ledger_batches`), so
     results and refusals are the same; a refusal comes back as its message. The
-    batches travel pickled through a pipe, which also keeps the parser at most a
+    batches travel through a pipe (`_send`), which also keeps the parser at most a
     batch or so ahead of the writer. A plain subprocess rather than
     multiprocessing, which would run the caller's main script again in the child.
     A child that cannot start, or ends before its first word, leaves the parsing
@@ -1178,7 +1179,7 @@ class _ParserProcess:
         try:
             while True:
                 try:
-                    kind, payload = pickle.load(self.results)
+                    kind, payload = _receive(self.results)
                 except EOFError:
                     code = self.process.wait()
                     if heard:
@@ -1220,23 +1221,57 @@ def _parse_for_parent() -> None:
     results = sys.stdout.buffer
     warnings = _Warnings()
 
-    def send(kind: str, payload: Any) -> None:
-        pickle.dump((kind, payload), results, protocol=pickle.HIGHEST_PROTOCOL)
-        results.flush()
-
     try:
         file, mapping, dialect_name = pickle.load(sys.stdin.buffer)
         dialect = make_url(f"{dialect_name}://").get_dialect()()
         with _open(file, mapping) as source:
             for batch in _ledger_batches(source, _Cells(source, dialect), warnings):
-                send("batch", batch)
-        send("done", (warnings.listed, warnings.more))
+                _send(results, "batch", batch)
+        _send(results, "done", (warnings.listed, warnings.more))
     except InputError as refusal:
-        send("refused", str(refusal))
+        _send(results, "refused", str(refusal))
     except BrokenPipeError:
         pass  # the importer has gone: nobody to tell
     except Exception:
-        send("failed", traceback.format_exc())
+        _send(results, "failed", traceback.format_exc())
+
+
+# How a message of the parsing process is written: its form, then its length.
+_MARSHALLED = b"m"
+_PICKLED = b"p"
+_LENGTH_BYTES = 8
+
+
+def _send(stream: IO[bytes], kind: str, payload: Any) -> None:
+    """Write one message of the parsing process to `stream`, for `_receive`.
+
+    By marshal where the values allow it, as the stored forms of SQLite do (texts,
+    whole numbers, None): it writes a batch in half the time of pickle and reads
+    it a little faster, and both processes run the same Python. Else (dates and
+    decimals, as for PostgreSQL) by pickle.
+    """
+    try:
+        form, data = _MARSHALLED, marshal.dumps((kind, payload))
+    except ValueError:
+        form = _PICKLED
+        data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(form + len(data).to_bytes(_LENGTH_BYTES, "little"))
+    stream.write(data)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> tuple[str, Any]:
+    """The next message that `_send` wrote to `stream`; EOFError when it ended."""
+    header = stream.read(1 + _LENGTH_BYTES)
+    if len(header) < 1 + _LENGTH_BYTES:
+        raise EOFError
+    length = int.from_bytes(header[1:], "little")
+    data = stream.read(length)
+    if len(data) < length:
+        raise EOFError
+    if header[:1] == _MARSHALLED:
+        return cast(tuple[str, Any], marshal.loads(data))
+    return cast(tuple[str, Any], pickle.loads(data))
 
 
 def _ledger_batches(

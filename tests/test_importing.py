@@ -844,6 +844,65 @@ def test_a_second_process_stores_the_same_as_one(
     assert stored[0] == stored[1]
 
 
+def test_a_second_process_sends_the_stored_forms_of_both_databases(
+    any_store: Engine, tmp_path: Path, in_a_second_process: None
+) -> None:
+    # SQLite stores texts and whole numbers, which travel by marshal; PostgreSQL
+    # takes dates and decimals, which need pickle. Either way the same is stored.
+    mapping = shipped("bc-customer-ledger-entries.toml", "ledger")
+    header = (
+        "Customer No.,Customer Name,Document No.,Posting Date,Due Date,Amount,"
+        "Remaining Amount,Closed at Date,On Hold,Dispute Status"
+    )
+    file = write_csv(
+        tmp_path,
+        [
+            header,
+            '10000,Adatum,103001,01/10/2024,02/09/2024,"1,250.00",0.00,02/15/2024,,',
+            "10000,Adatum,103002,01/20/2024,02/19/2024,-80.10,,,No,DISPUTE",
+        ],
+    )
+
+    result = importing.import_ledger(any_store, file, mapping)
+
+    assert (result.rows, result.inserted) == (2, 2)
+    stored = [
+        (
+            e.document_no,
+            e.posting_date,
+            e.due_date,
+            e.amount,
+            e.remaining_amount,
+            e.closed_at,
+            e.disputed,
+            e.on_hold,
+        )
+        for e in entries(any_store)
+    ]
+    assert stored == [
+        (
+            "103001",
+            date(2024, 1, 10),
+            date(2024, 2, 9),
+            Decimal("1250.00"),
+            Decimal("0.00"),
+            date(2024, 2, 15),
+            False,
+            False,
+        ),
+        (
+            "103002",
+            date(2024, 1, 20),
+            date(2024, 2, 19),
+            Decimal("-80.10"),
+            None,
+            None,
+            True,
+            False,
+        ),
+    ]
+
+
 def test_a_second_process_sends_back_refusals_and_warnings(
     store: Engine, tmp_path: Path, in_a_second_process: None
 ) -> None:
