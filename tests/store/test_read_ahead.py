@@ -57,3 +57,34 @@ def test_a_process_that_dies_is_an_error_here(database: str) -> None:
 
     with pytest.raises(RuntimeError, match="ended with exit code"):
         list(batches)
+
+
+def test_a_buffered_reader_gives_every_row_in_order(database: str) -> None:
+    """A buffered reader takes in what the process sends at once, in messages that
+    its thread keeps whole, and hands them on in order."""
+    with sqlite3.connect(database) as connection:
+        # As in a proposal run, another connection holds the write lock meanwhile.
+        connection.execute("BEGIN IMMEDIATE")
+        reader = SecondProcessReader(
+            database, "SELECT v FROM n ORDER BY v", 100, 5, buffered=True
+        )
+        batches = reader.batches()
+        first = next(batches)
+        rest = list(batches)
+        connection.rollback()
+
+    assert first == [(i,) for i in range(100)]
+    assert [row for batch in rest for row in batch] == [(i,) for i in range(100, 2500)]
+    assert reader.process.returncode == 0
+
+
+def test_a_buffered_reader_stopped_early_ends_its_process(database: str) -> None:
+    reader = SecondProcessReader(
+        database, "SELECT v FROM n ORDER BY v", 10, 5, buffered=True
+    )
+    batches = reader.batches()
+    next(batches)
+
+    reader.stop()
+
+    assert reader.process.returncode is not None

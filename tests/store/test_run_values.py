@@ -307,3 +307,17 @@ def test_a_stream_closed_early_ends_its_readers(store: Engine) -> None:
         stream.close()
     assert len(readers) == sqlite_values.READERS
     assert all(reader.process.poll() is not None for reader in readers)
+
+
+def test_the_first_reader_reads_a_quarter_of_the_customers(store: Engine) -> None:
+    """The run takes the first part as it is read and the others from memory: the
+    first part is the smaller, so that the run is not left alone at the end."""
+    if store.dialect.name != "sqlite":
+        pytest.skip("only SQLite's run is read by other processes")
+    customers = {f"K{number:03d}": CustomerData([]) for number in range(200)}
+    insert_with_flags(store, customers, {})
+    with store.connect() as connection:
+        bounds = sqlite_values._part_bounds(connection, sqlite_values._shares(3))
+
+    assert sqlite_values._shares(1) == [1.0]
+    assert bounds == [None, "K050", "K125", None]
