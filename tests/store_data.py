@@ -95,6 +95,20 @@ def customer_row(number: int, name: str | None = None) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def proposed_store(db_url: str, customers: int) -> Iterator[Engine]:
+    """An engine on a store of `customers` customers (`fill`) with a proposal run
+    made, disposed afterwards."""
+    engine = make_engine(db_url)
+    try:
+        services.initialise(engine, OPERATOR)
+        fill(engine, customers)
+        services.create_proposals(engine, REFERENCE, OPERATOR)
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def fill(engine: Engine, customers: int, first: int = 1) -> None:
     """Store `customers` customers numbered from `first`, with their ledgers."""
     chunk = 5_000

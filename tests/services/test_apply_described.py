@@ -15,11 +15,11 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, select, update
-from store_data import OPERATOR, REFERENCE, fill
+from store_data import REFERENCE, proposed_store
 
 from segment_tui import services
 from segment_tui.services import Selection
-from segment_tui.store.engine import make_engine, write_transaction
+from segment_tui.store.engine import write_transaction
 from segment_tui.store.models import Customer, Proposal, SegmentChange
 
 CUSTOMERS = 600
@@ -27,14 +27,8 @@ CUSTOMERS = 600
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    try:
-        services.initialise(engine, OPERATOR)
-        fill(engine, CUSTOMERS)
-        services.create_proposals(engine, REFERENCE, OPERATOR)
+    with proposed_store(db_url, CUSTOMERS) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 def _open(engine: Engine) -> dict[str, tuple[int, str, str | None, str]]:
