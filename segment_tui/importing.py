@@ -22,8 +22,10 @@ Booleans: a cell in `true_values` is true, an empty cell is false. Without
 The value "*" in `true_values` stands for any other non-empty text, for systems that
 hold a code where others say yes (Business Central's On Hold and Dispute Status).
 
-Speed: the ledger importer is written for files of millions of rows. Dates are parsed
-once per distinct text, amounts are read without `Decimal` where the text is plain, and
+Speed: the ledger importer is written for files of millions of rows. Rows are
+converted a chunk at a time, column by column, where every cell has a common form
+(`_LedgerRows.by_columns`), so that per row only C code runs; other chunks go row by
+row. Dates are parsed once per distinct text, amounts are read without `Decimal`, and
 rows are written as tuples through the driver with a statement that SQLAlchemy compiles
 once for the database at hand: its per-row parameter handling would cost more than the
 insert itself. Rows are converted to the column types' stored form here, by the types'
@@ -33,24 +35,27 @@ file is parsed in a second process while this one writes (`_ParserProcess`).
 
 import codecs
 import csv
+import gc
 import logging
 import marshal
 import os
 import pickle
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from hashlib import blake2b
-from itertools import chain
-from operator import itemgetter
+from itertools import chain, islice
+from operator import itemgetter, lt
 from pathlib import Path
 from typing import IO, Any, Literal, NoReturn, TextIO, cast
 
@@ -79,6 +84,7 @@ from segment_tui.rules.conditions import FLAG_NAMES
 from segment_tui.services import ensure_conditions
 from segment_tui.store.engine import write_transaction
 from segment_tui.store.models import Customer, LedgerEntry, Reminder
+from segment_tui.store.read_ahead import widen_pipe
 
 log = logging.getLogger(__name__)
 
@@ -519,7 +525,11 @@ class _Cells:
         # Where the store keeps whole cents (SQLite), the cents are the stored form
         # and no Decimal is made per row; checked here, not assumed.
         self.money_is_cents = self.bind_money(Decimal("-12.34")) == -1234
-        self.plain_amount = _plain_amount(self.decimal, self.thousands)
+        plain = _plain_amount(self.decimal, self.thousands)
+        self.plain_amount = re.compile(plain).fullmatch
+        # A column of such amounts, each ended by a line break; or empty cells too.
+        self.plain_column = re.compile(f"(?:{plain}\n)*").fullmatch
+        self.plain_column_or_blank = re.compile(f"(?:(?:{plain})?\n)*").fullmatch
         self.dates: dict[str, tuple[date, Any]] = {}
         self.amounts: dict[str, tuple[int, Any]] = {}
         self.booleans: dict[str, Any] = {"": self.stored_false}
@@ -647,8 +657,9 @@ def _ungroup(text: str, thousands: str, decimal: str) -> str | None:
     return sign + "".join(groups) + separator + fraction
 
 
-def _plain_amount(decimal: str, thousands: str) -> Callable[[str], Any]:
-    """A test for the common form of an amount, which `_Cells.amount` reads fast.
+def _plain_amount(decimal: str, thousands: str) -> str:
+    """The pattern of the common form of an amount, which `_Cells.amount` and
+    `_LedgerRows.by_columns` read fast.
 
     An optional minus, the whole part as plain digits or in groups of three, the
     decimal separator and two decimals: amounts differ from row to row, so most of
@@ -661,7 +672,7 @@ def _plain_amount(decimal: str, thousands: str) -> Callable[[str], Any]:
     if thousands:
         groups = (AMOUNT_WHOLE_DIGITS - 3) // 3
         whole += f"|[0-9]{{1,3}}(?:{re.escape(thousands)}[0-9]{{3}}){{1,{groups}}}"
-    return re.compile(f"-?(?:{whole}){re.escape(decimal)}[0-9][0-9]").fullmatch
+    return f"-?(?:{whole}){re.escape(decimal)}[0-9][0-9]"
 
 
 def _example_amount(decimal: str, thousands: str) -> str:
@@ -897,6 +908,25 @@ def _tuned_for_import(connection: Connection) -> Iterator[None]:
 IMPORT_CACHE_KIB = 65_536
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused while the block runs.
+
+    A large import makes millions of tuples that live for a batch and hold no
+    cycles; the collector, started by their number, walks the live ones again and
+    again, which cost up to a fifth of an import. What cycles the block leaves are
+    collected once it is resumed.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class _Customers:
     """The customers met in one import: looked up, created and renamed in batches.
 
@@ -1031,7 +1061,9 @@ class _LedgerWriter:
         )
 
     def write(self, rows: list[tuple[Any, ...]], names: dict[str, str]) -> None:
-        """Write one batch of rows, sorted by key, with the names of its customers."""
+        """Write one batch of rows with the names of its customers."""
+        # In key order, the writer visits each index page once, not at random.
+        rows.sort()
         self.customers.meet(set(map(itemgetter(0), rows)), names)
         self.result.customers_created = self.customers.created
         existed = self.customers.existed
@@ -1084,8 +1116,11 @@ def import_ledger(
         if condition is not None:
             ensure_conditions(connection, {condition: ""})
         writer = _LedgerWriter(connection, condition, result)
-        with _tuned_for_import(connection):
-            for rows, names in _parsed_ledger(file, mapping, engine.dialect, warnings):
+        with _tuned_for_import(connection), _no_cycle_collection():
+            for columns, names in _parsed_ledger(
+                file, mapping, engine.dialect, warnings
+            ):
+                rows = list(zip(*columns, strict=True))
                 result.rows += len(rows)
                 writer.write(rows, names)
     result.warnings = warnings.as_list()
@@ -1093,13 +1128,17 @@ def import_ledger(
     return result
 
 
-# A batch of ledger rows in the stored form, and the customer names they carry.
-Batch = tuple[list[tuple[Any, ...]], dict[str, str]]
+# A batch of ledger rows in the stored form, as one list per column of
+# LEDGER_COLUMNS, and the customer names they carry. By columns because a batch
+# travels between processes in half the time of the same rows as tuples.
+Batch = tuple[list[list[Any]], dict[str, str]]
 
 # From this size on a ledger file is parsed in a second process while this one
-# writes: parsing and writing each take about half of an import's time, and
-# starting the process takes about a second.
-PARALLEL_FROM_BYTES = 32 * 1024 * 1024
+# writes: parsing takes somewhat more than half of an import's time and writing
+# the rest. A forked process starts at once; a new interpreter takes about half a
+# second to import what it needs, which only a larger file wins back.
+PARALLEL_FROM_BYTES = 4 * 1024 * 1024
+SPAWNED_FROM_BYTES = 32 * 1024 * 1024
 
 
 def _parsed_ledger(
@@ -1107,11 +1146,12 @@ def _parsed_ledger(
 ) -> Iterator[Batch]:
     """The batches of a ledger file, parsed here or, if large, in a second process."""
     try:
-        large = file.stat().st_size >= PARALLEL_FROM_BYTES
+        size = file.stat().st_size
     except OSError:
-        large = False  # _open says what is wrong with the file
-    if large:
-        child = _ParserProcess(file, mapping, dialect, warnings)
+        size = 0  # _open says what is wrong with the file
+    fork = _may_fork()
+    if size >= (PARALLEL_FROM_BYTES if fork else SPAWNED_FROM_BYTES):
+        child = _ParserProcess(file, mapping, dialect, warnings, fork=fork)
         if child.started:
             yield from child.batches()
             return
@@ -1125,26 +1165,82 @@ def _parsed_here(
         yield from _ledger_batches(source, _Cells(source, dialect), warnings)
 
 
+FORK_PARSER = sys.platform == "linux"
+"""Whether the parsing process may be forked from this one, on Linux, where that is
+how multiprocessing starts its processes too; elsewhere (macOS, Windows) it is a
+new interpreter. Tests turn it off to try the other way."""
+
+
+def _may_fork() -> bool:
+    # A process with more threads than this one must not fork: a lock that another
+    # thread holds at that moment stays locked in the child for ever.
+    return FORK_PARSER and hasattr(os, "fork") and threading.active_count() == 1
+
+
 class _ParserProcess:
-    """A second Python process that parses a ledger file and sends its batches back.
+    """A second process that parses a ledger file and sends its batches back.
 
     It runs the same code as an import within one process (`_ledger_batches`), so
     results and refusals are the same; a refusal comes back as its message. The
     batches travel through a pipe (`_send`), which also keeps the parser at most a
-    batch or so ahead of the writer. A plain subprocess rather than
-    multiprocessing, which would run the caller's main script again in the child.
-    A child that cannot start, or ends before its first word, leaves the parsing
-    to this process.
+    batch or so ahead of the writer.
+
+    Forked where that is safe (`_may_fork`): the child has every module and the
+    orders already, and leaves only by `os._exit`, so that it never runs the
+    caller's code after the fork or touches the caller's open store. Else a new
+    interpreter that takes its orders on stdin, started with subprocess rather than
+    multiprocessing, which would run the caller's main script again. A child that
+    cannot start, or ends before its first word, leaves the parsing to this
+    process.
     """
 
     def __init__(
-        self, file: Path, mapping: Mapping, dialect: Dialect, warnings: _Warnings
+        self,
+        file: Path,
+        mapping: Mapping,
+        dialect: Dialect,
+        warnings: _Warnings,
+        *,
+        fork: bool,
     ) -> None:
         self.orders = (file, mapping, dialect)
         self.warnings = warnings
-        self.started = False
+        self.process: subprocess.Popen[bytes] | _ForkedChild | None = None
+        self.started = self._fork() if fork else self._spawn()
+        if self.started:
+            widen_pipe(self.results)
+
+    def _fork(self) -> bool:
+        # What this process has buffered for its own output must not be written
+        # twice, once by each.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            log.info("ledger import: no second process, parsing in this one")
+            return False
+        if pid == 0:  # the child
+            code = 70  # EX_SOFTWARE, should anything escape
+            try:
+                os.close(read_end)
+                with open(write_end, "wb") as results:
+                    _parse_and_send(results, *self.orders)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        self.process = _ForkedChild(pid)
+        # Closed when batches() ends, as the spawned process's stdout is.
+        self.results: IO[bytes] = open(read_end, "rb")  # noqa: SIM115
+        return True
+
+    def _spawn(self) -> bool:
         if not sys.executable:
-            return
+            return False
         # -P and PYTHONPATH: the child imports segment_tui from where this process
         # has it, not from the current folder.
         environment = dict(os.environ)
@@ -1155,7 +1251,7 @@ class _ParserProcess:
             ]
         )
         try:
-            self.process = subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-P", "-c", _CHILD_COMMAND],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -1164,17 +1260,20 @@ class _ParserProcess:
             )
         except OSError:
             log.info("ledger import: no second process, parsing in this one")
-            return
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.results = self.process.stdout
+            return False
+        assert process.stdin is not None and process.stdout is not None
+        self.process = process
+        self.results = process.stdout
+        file, mapping, dialect = self.orders
         try:
-            with self.process.stdin as orders:
+            with process.stdin as orders:
                 pickle.dump((file, mapping, f"{dialect.name}+{dialect.driver}"), orders)
         except BrokenPipeError:
             pass  # the child has ended already; batches() finds out
-        self.started = True
+        return True
 
     def batches(self) -> Iterator[Batch]:
+        assert self.process is not None
         heard = False
         try:
             while True:
@@ -1211,19 +1310,56 @@ class _ParserProcess:
             self.results.close()
 
 
+class _ForkedChild:
+    """A forked process, waited for and stopped as `subprocess.Popen` does it."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.code: int | None = None
+
+    def poll(self) -> int | None:
+        if self.code is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.code = os.waitstatus_to_exitcode(status)
+        return self.code
+
+    def kill(self) -> None:
+        if self.code is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self) -> int:
+        if self.code is None:
+            self.code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.code
+
+
 _CHILD_COMMAND = (
     "from segment_tui.importing import _parse_for_parent; _parse_for_parent()"
 )
 
 
 def _parse_for_parent() -> None:
-    """The parsing process of `_ParserProcess`: orders on stdin, batches on stdout."""
+    """The spawned parsing process of `_ParserProcess`: orders on stdin, batches on
+    stdout."""
     results = sys.stdout.buffer
-    warnings = _Warnings()
-
     try:
         file, mapping, dialect_name = pickle.load(sys.stdin.buffer)
         dialect = make_url(f"{dialect_name}://").get_dialect()()
+    except Exception:
+        _send(results, "failed", traceback.format_exc())
+        return
+    _parse_and_send(results, file, mapping, dialect)
+
+
+def _parse_and_send(
+    results: IO[bytes], file: Path, mapping: Mapping, dialect: Dialect
+) -> None:
+    """Parse a ledger file and send its batches, then how it ended, to `results`."""
+    warnings = _Warnings()
+    # This process lives for one file and makes no cycles; see _no_cycle_collection.
+    gc.disable()
+    try:
         with _open(file, mapping) as source:
             for batch in _ledger_batches(source, _Cells(source, dialect), warnings):
                 _send(results, "batch", batch)
@@ -1279,162 +1415,476 @@ def _ledger_batches(
 ) -> Iterator[Batch]:
     """Check and convert every row of a ledger file, in batches of stored rows.
 
-    One loop with its lookups in local names: it runs once per row of files with
-    millions of rows, so the common case (a text whose date or amount was seen
-    before) costs a dictionary lookup and the rest goes to `cells`.
+    The rows are read in chunks of `CHUNK_ROWS`, each converted column by column
+    (`_LedgerRows.by_columns`), which does per row only what runs in C; a chunk
+    with anything out of the common run (a cell to refuse, a warning, a repeated
+    document number, a blank line) is converted again row by row
+    (`_LedgerRows.one_by_one`), which decides. So a file gives the same rows,
+    refusals and warnings as if every row went the long way.
     """
     reader = source.reader
-    width = source.width
-    at = source.at
-    i_customer = at("customer_no")
-    i_posting = at("posting_date")
-    i_due = at("due_date")
-    i_amount = at("amount")
-    i_document = at("document_no")
-    i_name = at("customer_name")
-    i_remaining = at("remaining_amount")
-    i_closed = at("closed_at")
-    i_disputed = at("disputed")
-    i_on_hold = at("on_hold")
-    assert i_customer is not None and i_posting is not None
-    assert i_due is not None and i_amount is not None
-
-    dates = cells.dates
-    amounts = cells.amounts
-    booleans = cells.booleans
-    parse_date = cells.date
-    parse_amount = cells.amount
-    parse_boolean = cells.boolean
-    stored_false = cells.stored_false
-    # Limitation: numbering identical rows and finding repeated document numbers
-    # needs the keys of every row read so far, about 100 bytes a row (100 MB for a
-    # million rows); everything else an import holds stays the same size.
-    occurrences: dict[str, int] = {}
-    repeat_keys: set[str] = set()
-    batch: list[tuple[Any, ...]] = []
+    rows = _LedgerRows(source, cells, warnings)
+    batch: list[list[Any]] = [[] for _ in LEDGER_COLUMNS]
     names: dict[str, str] = {}
     last = reader.line_num
-
-    for row in reader:
-        line = last + 1
-        last = reader.line_num
-        if len(row) != width:
-            if not any(row):
-                continue  # a blank line, e.g. at the end of the file
-            source.refuse_width(line, row)
-
-        customer_no = row[i_customer].strip()
-        if (
-            not customer_no
-            or len(customer_no) > CUSTOMER_NO_WIDTH
-            or "\x00" in customer_no
-        ):
-            if not any(row):
-                continue  # a line of empty fields, as spreadsheets write them
-            _text(source, row, line, "customer_no", CUSTOMER_NO_WIDTH)
-
-        text = row[i_posting]
-        posting = dates.get(text) or parse_date(text, line, "posting_date")
-        text = row[i_due]
-        due = dates.get(text) or parse_date(text, line, "due_date")
-        text = row[i_amount]
-        amount = amounts.get(text) or parse_amount(text, line, "amount")
-
-        remaining = None
-        if i_remaining is not None:
-            text = row[i_remaining]
-            if text.strip():
-                remaining = (
-                    amounts.get(text) or parse_amount(text, line, "remaining_amount")
-                )[1]
-        closed = None
-        if i_closed is not None:
-            text = row[i_closed]
-            if text.strip():
-                closed = (dates.get(text) or parse_date(text, line, "closed_at"))[1]
-        disputed = stored_false
-        if i_disputed is not None:
-            text = row[i_disputed]
-            disputed = booleans.get(text)
-            if disputed is None:
-                disputed = parse_boolean(text, line, "disputed")
-        on_hold = stored_false
-        if i_on_hold is not None:
-            text = row[i_on_hold]
-            on_hold = booleans.get(text)
-            if on_hold is None:
-                on_hold = parse_boolean(text, line, "on_hold")
-        if i_name is not None:
-            name = row[i_name].strip()
-            if name:
-                if len(name) > NAME_WIDTH or "\x00" in name:
-                    _text(source, row, line, "customer_name", NAME_WIDTH)
-                names[customer_no] = name
-
-        document_no: str | None = (
-            row[i_document].strip() if i_document is not None else ""
-        )
-        if document_no:
-            if len(document_no) > DOCUMENT_NO_WIDTH or "\x00" in document_no:
-                _text(source, row, line, "document_no", DOCUMENT_NO_WIDTH)
-            key = "doc:" + document_no
-            seen = customer_no + "\x1f" + key
-            count = occurrences.get(seen, 0) + 1
-            occurrences[seen] = count
-            if count > 1 or seen in repeat_keys:
-                number = _repeat_number(seen, count, occurrences, repeat_keys)
-                key = f"{key}#{number}"
-                warnings.add(
-                    f"line {line}: document {document_no} of customer "
-                    f"{customer_no} appears {count} times; kept as separate entries"
-                    if count > 1
-                    else f"line {line}: document {document_no} of customer "
-                    f"{customer_no} has the number given to a repeated document "
-                    "above; kept as a separate entry"
-                )
-        else:
-            document_no = None  # stored as NULL, not as an empty text
-            identity = f"{posting[0]}|{due[0]}|{amount[0]}".encode()
-            key = "row:" + blake2b(identity, digest_size=8).hexdigest()
-            seen = customer_no + "\x1f" + key
-            count = occurrences.get(seen, 0) + 1
-            occurrences[seen] = count
-            key = f"{key}#{count}"
-
-        if due[0] < posting[0]:
-            warnings.add(
-                f"line {line}: due date {due[0]} is before posting date "
-                f"{posting[0]}; imported as it is"
-            )
-
-        batch.append(
-            (
-                customer_no,
-                key,
-                document_no,
-                posting[1],
-                due[1],
-                amount[1],
-                remaining,
-                closed,
-                disputed,
-                on_hold,
-            )
-        )
-        if len(batch) >= BATCH_ROWS:
-            # In key order, the writer visits each index page once, not at random;
-            # sorted here because in a second process this costs the writer nothing.
-            batch.sort()
+    while True:
+        # The physical line each row ends on, for the messages of the long way.
+        chunk: list[list[str]] = []
+        ends: list[int] = []
+        for row in islice(reader, min(CHUNK_ROWS, BATCH_ROWS - len(batch[0]))):
+            chunk.append(row)
+            ends.append(reader.line_num)
+        if not chunk:
+            break
+        if not rows.by_columns(chunk, batch, names):
+            rows.one_by_one(chunk, ends, last, batch, names)
+        last = ends[-1]
+        if len(batch[0]) >= BATCH_ROWS:
             yield batch, names
-            batch = []
+            batch = [[] for _ in LEDGER_COLUMNS]
             names = {}
 
-    batch.sort()
     yield batch, names
 
 
+# Rows converted column by column at a time: few enough that a chunk's texts stay
+# in the processor's cache from one column's pass to the next (with 10,000 rows
+# the passes took twice as long).
+CHUNK_ROWS = 500
+
+_NO_VALUE: tuple[None, None] = (None, None)
+
+
+class _Readings(dict[str, Any]):
+    """Texts of a column and what they read as, a text not met yet read on its first
+    lookup by `read`, which may refuse it.
+
+    Looked up with `__getitem__` through `map`, a known text costs no Python code;
+    `dict.get` does not read, so the long way can use the same dictionary.
+    """
+
+    def __init__(self, read: Callable[[str], Any], known: dict[str, Any]) -> None:
+        super().__init__(known)
+        self.read = read
+
+    def __missing__(self, text: str) -> Any:
+        value = self.read(text)
+        if len(self) < CACHE_LIMIT:
+            self[text] = value
+        return value
+
+
+class _LedgerRows:
+    """Converts a ledger file's rows to stored rows, remembering what the file held.
+
+    Knows the mapped columns and keeps what later rows are checked against: how
+    often each entry identity and document number occurred so far, and the keys
+    given to repeated documents. Two ways to convert a chunk of rows, with the same
+    result: `by_columns`, fast, for the common run of rows, and `one_by_one`, for
+    every other chunk.
+    """
+
+    def __init__(self, source: _File, cells: _Cells, warnings: _Warnings) -> None:
+        self.source = source
+        self.cells = cells
+        self.warnings = warnings
+        at = source.at
+        self.i_customer = source.index["customer_no"]
+        self.i_posting = source.index["posting_date"]
+        self.i_due = source.index["due_date"]
+        self.i_amount = source.index["amount"]
+        self.i_document = at("document_no")
+        self.i_name = at("customer_name")
+        self.i_remaining = at("remaining_amount")
+        self.i_closed = at("closed_at")
+        self.i_disputed = at("disputed")
+        self.i_on_hold = at("on_hold")
+        # Limitation: numbering identical rows and finding repeated document numbers
+        # needs the keys of every row read so far, about 100 bytes a row (100 MB for
+        # a million rows); everything else an import holds stays the same size.
+        # Each is a customer number, "\x1f" and a document number or an identity.
+        self.documents: set[str] = set()
+        self.repeats: dict[str, int] = {}  # documents met more than once
+        self.identities: dict[str, int] = {}
+        self.repeat_keys: set[str] = set()  # the keys given to repeats ("N#2")
+
+        # The readings of the column by column way. Their refusals only send the
+        # chunk the long way, which refuses with the line.
+        def required(read: Callable[[str, int, str], Any], field: str) -> _Readings:
+            return _Readings(lambda text: read(text, 0, field), {})
+
+        def optional(read: Callable[[str, int, str], Any], field: str) -> _Readings:
+            return _Readings(
+                lambda text: read(text, 0, field) if text.strip() else _NO_VALUE,
+                {"": _NO_VALUE},
+            )
+
+        self.day = required(cells.date, "posting_date")
+        self.day_or_none = optional(cells.date, "closed_at")
+        self.money = required(cells.amount, "amount")
+        self.money_or_none = optional(cells.amount, "remaining_amount")
+        self.flags = {
+            index: required(cells.boolean, field)
+            for index, field in (
+                (self.i_disputed, "disputed"),
+                (self.i_on_hold, "on_hold"),
+            )
+            if index is not None
+        }
+
+    # -- column by column -----------------------------------------------------
+
+    def by_columns(
+        self, chunk: list[list[str]], batch: list[list[Any]], names: dict[str, str]
+    ) -> bool:
+        """Convert `chunk` onto `batch` and `names`, if it is of the common run.
+
+        False, with nothing changed but the readings remembered, when any row needs
+        the long way: a cell that is refused, a warning, a document number the file
+        repeats, a row of another width.
+        """
+        if len(chunk[0]) != self.source.width or len({*map(len, chunk)}) != 1:
+            return False
+        columns = list(zip(*chunk, strict=True))
+        customers = self._texts(columns[self.i_customer], CUSTOMER_NO_WIDTH)
+        if customers is None or "" in customers:
+            return False
+        try:
+            posting = list(map(self.day.__getitem__, columns[self.i_posting]))
+            due = list(map(self.day.__getitem__, columns[self.i_due]))
+            if any(map(lt, map(itemgetter(0), due), map(itemgetter(0), posting))):
+                return False  # a warning to give, with its line
+            cents, amounts = self._amounts(columns[self.i_amount], self.money)
+            optional = self._optional_columns(columns)
+        except InputError:
+            return False
+        named = self._named(columns, customers)
+        if named is None:
+            return False
+        documents = (
+            self._texts(columns[self.i_document], DOCUMENT_NO_WIDTH)
+            if self.i_document is not None
+            else [""] * len(chunk)
+        )
+        if documents is None:
+            return False
+        first_seen = self._first_seen(customers, documents)
+        if first_seen is None:
+            return False
+
+        # From here on nothing sends the chunk the long way: record what it held.
+        self.documents.update(first_seen)
+        names.update(named)
+        keys, stored_documents = self._keys(customers, documents, posting, due, cents)
+        converted: tuple[Iterable[Any], ...] = (
+            customers,
+            keys,
+            stored_documents,
+            map(itemgetter(1), posting),
+            map(itemgetter(1), due),
+            amounts,
+            *optional,
+        )
+        for stored, found in zip(batch, converted, strict=True):
+            stored.extend(found)
+        return True
+
+    def _texts(self, column: Sequence[str], width: int) -> list[str] | None:
+        """The stripped texts of a column, or None where one is too wide or has NUL."""
+        texts = list(map(str.strip, column))
+        if max(map(len, texts)) > width or NUL in "".join(texts):
+            return None
+        return texts
+
+    def _amounts(
+        self, column: Sequence[str], readings: _Readings
+    ) -> tuple[list[Any], list[Any]]:
+        """The cents and stored form of each cell (None for an optional empty one).
+
+        A column whose every amount has the common form is read in one pass over
+        its joined texts, as most files are; else cell by cell, which may refuse.
+        """
+        cells = self.cells
+        joined = "\n".join(column)
+        pattern = (
+            cells.plain_column
+            if readings is self.money
+            else cells.plain_column_or_blank
+        )
+        if pattern(joined + "\n"):
+            parts = (
+                joined.replace(cells.thousands, "")
+                .replace(cells.decimal, "")
+                .split("\n")
+            )
+            # A cell holding a line break splits in two: cell by cell then.
+            if len(parts) == len(column):
+                cents: list[Any] = (
+                    list(map(int, parts))
+                    if "" not in parts
+                    else [int(part) if part else None for part in parts]
+                )
+                if cells.money_is_cents:
+                    return cents, cents
+                bind = cells.bind_money
+                return cents, [
+                    None if c is None else bind(Decimal(c).scaleb(-2)) for c in cents
+                ]
+        values = list(map(readings.__getitem__, column))
+        return list(map(itemgetter(0), values)), list(map(itemgetter(1), values))
+
+    def _optional_columns(self, columns: list[tuple[str, ...]]) -> list[Iterable[Any]]:
+        """The stored remaining amounts, closing dates and both flags, each a list
+        or, for a column the mapping leaves out, its default for every row."""
+        rows = len(columns[0])
+        remaining: Iterable[Any] = [None] * rows
+        if self.i_remaining is not None:
+            remaining = self._amounts(columns[self.i_remaining], self.money_or_none)[1]
+        closed: Iterable[Any] = [None] * rows
+        if self.i_closed is not None:
+            closed = map(
+                itemgetter(1),
+                list(map(self.day_or_none.__getitem__, columns[self.i_closed])),
+            )
+        flags: list[Iterable[Any]] = [
+            [self.cells.stored_false] * rows
+            if index is None
+            else list(map(self.flags[index].__getitem__, columns[index]))
+            for index in (self.i_disputed, self.i_on_hold)
+        ]
+        return [remaining, closed, *flags]
+
+    def _named(
+        self, columns: list[tuple[str, ...]], customers: list[str]
+    ) -> list[tuple[str, str]] | None:
+        """Customer and name of each row that names its customer, in file order."""
+        if self.i_name is None:
+            return []
+        texts = self._texts(columns[self.i_name], NAME_WIDTH)
+        if texts is None:
+            return None
+        if "" in texts:
+            return [(c, name) for c, name in zip(customers, texts, strict=True) if name]
+        return list(zip(customers, texts, strict=True))
+
+    def _first_seen(
+        self, customers: list[str], documents: list[str]
+    ) -> list[str] | None:
+        """The chunk's customer and document number pairs, to record, or None if
+        one occurred before, in the chunk or above it: the long way numbers and
+        warns."""
+        pairs = zip(customers, documents, strict=True)
+        if "" in documents:
+            seen = ["\x1f".join(pair) for pair in pairs if pair[1]]
+        else:
+            seen = list(map("\x1f".join, pairs))
+        if (
+            len(set(seen)) != len(seen)
+            or not self.documents.isdisjoint(seen)
+            or not self.repeat_keys.isdisjoint(seen)
+        ):
+            return None
+        return seen
+
+    def _keys(
+        self,
+        customers: list[str],
+        documents: list[str],
+        posting: list[tuple[Any, Any]],
+        due: list[tuple[Any, Any]],
+        cents: list[Any],
+    ) -> tuple[list[str], list[str | None]]:
+        """Each row's entry key and stored document number; the identities of rows
+        without a document number are counted."""
+        if "" not in documents:
+            return list(map("doc:".__add__, documents)), list(documents)
+        keys = []
+        stored: list[str | None] = []
+        for customer_no, document_no, day, due_day, amount in zip(
+            customers, documents, posting, due, cents, strict=True
+        ):
+            if document_no:
+                keys.append("doc:" + document_no)
+                stored.append(document_no)
+            else:
+                keys.append(
+                    _row_key(customer_no, day[0], due_day[0], amount, self.identities)
+                )
+                stored.append(None)
+        return keys, stored
+
+    # -- row by row -----------------------------------------------------------
+
+    def one_by_one(
+        self,
+        chunk: list[list[str]],
+        ends: list[int],
+        last: int,
+        batch: list[list[Any]],
+        names: dict[str, str],
+    ) -> None:
+        """Convert `chunk` onto `batch` and `names`, refusing at its first bad cell.
+
+        `ends` are the physical lines its rows end on, `last` the one before it.
+        One loop with its lookups in local names; the common case (a text whose
+        date or amount was seen before) costs a dictionary lookup and the rest
+        goes to `cells`.
+        """
+        source = self.source
+        cells = self.cells
+        warnings = self.warnings
+        width = source.width
+        i_customer = self.i_customer
+        i_posting = self.i_posting
+        i_due = self.i_due
+        i_amount = self.i_amount
+        i_document = self.i_document
+        i_name = self.i_name
+        i_remaining = self.i_remaining
+        i_closed = self.i_closed
+        i_disputed = self.i_disputed
+        i_on_hold = self.i_on_hold
+        dates = cells.dates
+        amounts = cells.amounts
+        booleans = cells.booleans
+        parse_date = cells.date
+        parse_amount = cells.amount
+        parse_boolean = cells.boolean
+        stored_false = cells.stored_false
+        documents = self.documents
+        repeats = self.repeats
+        identities = self.identities
+        repeat_keys = self.repeat_keys
+        converted: list[tuple[Any, ...]] = []
+
+        for row, end in zip(chunk, ends, strict=True):
+            line = last + 1
+            last = end
+            if len(row) != width:
+                if not any(row):
+                    continue  # a blank line, e.g. at the end of the file
+                source.refuse_width(line, row)
+
+            customer_no = row[i_customer].strip()
+            if (
+                not customer_no
+                or len(customer_no) > CUSTOMER_NO_WIDTH
+                or NUL in customer_no
+            ):
+                if not any(row):
+                    continue  # a line of empty fields, as spreadsheets write them
+                _text(source, row, line, "customer_no", CUSTOMER_NO_WIDTH)
+
+            text = row[i_posting]
+            posting = dates.get(text) or parse_date(text, line, "posting_date")
+            text = row[i_due]
+            due = dates.get(text) or parse_date(text, line, "due_date")
+            text = row[i_amount]
+            amount = amounts.get(text) or parse_amount(text, line, "amount")
+
+            remaining = None
+            if i_remaining is not None:
+                text = row[i_remaining]
+                if text.strip():
+                    remaining = (
+                        amounts.get(text)
+                        or parse_amount(text, line, "remaining_amount")
+                    )[1]
+            closed = None
+            if i_closed is not None:
+                text = row[i_closed]
+                if text.strip():
+                    closed = (dates.get(text) or parse_date(text, line, "closed_at"))[1]
+            disputed = stored_false
+            if i_disputed is not None:
+                text = row[i_disputed]
+                disputed = booleans.get(text)
+                if disputed is None:
+                    disputed = parse_boolean(text, line, "disputed")
+            on_hold = stored_false
+            if i_on_hold is not None:
+                text = row[i_on_hold]
+                on_hold = booleans.get(text)
+                if on_hold is None:
+                    on_hold = parse_boolean(text, line, "on_hold")
+            if i_name is not None:
+                name = row[i_name].strip()
+                if name:
+                    if len(name) > NAME_WIDTH or NUL in name:
+                        _text(source, row, line, "customer_name", NAME_WIDTH)
+                    names[customer_no] = name
+
+            document_no: str | None = (
+                row[i_document].strip() if i_document is not None else ""
+            )
+            if document_no:
+                if len(document_no) > DOCUMENT_NO_WIDTH or NUL in document_no:
+                    _text(source, row, line, "document_no", DOCUMENT_NO_WIDTH)
+                key = "doc:" + document_no
+                seen = customer_no + "\x1f" + document_no
+                if seen in documents:
+                    count = repeats.get(seen, 1) + 1
+                    repeats[seen] = count
+                else:
+                    documents.add(seen)
+                    count = 1
+                if count > 1 or seen in repeat_keys:
+                    number = _repeat_number(seen, count, documents, repeat_keys)
+                    key = f"{key}#{number}"
+                    warnings.add(
+                        f"line {line}: document {document_no} of customer "
+                        f"{customer_no} appears {count} times; kept as separate "
+                        "entries"
+                        if count > 1
+                        else f"line {line}: document {document_no} of customer "
+                        f"{customer_no} has the number given to a repeated document "
+                        "above; kept as a separate entry"
+                    )
+            else:
+                document_no = None  # stored as NULL, not as an empty text
+                key = _row_key(customer_no, posting[0], due[0], amount[0], identities)
+
+            if due[0] < posting[0]:
+                warnings.add(
+                    f"line {line}: due date {due[0]} is before posting date "
+                    f"{posting[0]}; imported as it is"
+                )
+
+            converted.append(
+                (
+                    customer_no,
+                    key,
+                    document_no,
+                    posting[1],
+                    due[1],
+                    amount[1],
+                    remaining,
+                    closed,
+                    disputed,
+                    on_hold,
+                )
+            )
+
+        # No rows converted (blank lines only) give no columns to add.
+        for stored, found in zip(batch, zip(*converted, strict=True), strict=False):
+            stored.extend(found)
+
+
+def _row_key(
+    customer_no: str, posting: date, due: date, cents: int, identities: dict[str, int]
+) -> str:
+    """The key of an entry without a document number: a hash of its identity and
+    its occurrence among the customer's rows of that identity so far, counted."""
+    identity = f"{posting}|{due}|{cents}".encode()
+    key = "row:" + blake2b(identity, digest_size=8).hexdigest()
+    seen = customer_no + "\x1f" + key
+    count = identities.get(seen, 0) + 1
+    identities[seen] = count
+    return f"{key}#{count}"
+
+
 def _repeat_number(
-    seen: str, count: int, occurrences: dict[str, int], repeat_keys: set[str]
+    seen: str, count: int, documents: set[str], repeat_keys: set[str]
 ) -> int:
     """The number after "#" in the key of a repeated document number's entry.
 
@@ -1443,7 +1893,7 @@ def _repeat_number(
     that no two entries of a file share a key and neither is lost.
     """
     number = max(count, 2)
-    while f"{seen}#{number}" in occurrences or f"{seen}#{number}" in repeat_keys:
+    while f"{seen}#{number}" in documents or f"{seen}#{number}" in repeat_keys:
         number += 1
     repeat_keys.add(f"{seen}#{number}")
     return number

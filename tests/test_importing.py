@@ -811,10 +811,15 @@ def test_shipped_mappings_load() -> None:
 # --- Large files: parsed in a second process --------------------------------------
 
 
-@pytest.fixture
-def in_a_second_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Parse every ledger file in a second process, as for a large file."""
+@pytest.fixture(params=["forked", "spawned"])
+def in_a_second_process(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """Parse every ledger file in a second process, as for a large file: forked,
+    and started as a new interpreter, as where the system cannot fork."""
     monkeypatch.setattr(importing, "PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(importing, "SPAWNED_FROM_BYTES", 0)
+    monkeypatch.setattr(importing, "FORK_PARSER", request.param == "forked")
 
 
 @pytest.mark.skipif(not IBM_FILE.exists(), reason="shared real data not present")
@@ -829,6 +834,7 @@ def test_a_second_process_stores_the_same_as_one(
         if name == "one":
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(importing, "PARALLEL_FROM_BYTES", 1 << 60)
+                patch.setattr(importing, "SPAWNED_FROM_BYTES", 1 << 60)
                 importing.import_ledger(engine, IBM_FILE, mapping)
         else:
             result = importing.import_ledger(engine, IBM_FILE, mapping)
@@ -940,6 +946,10 @@ def test_a_second_process_that_cannot_start_leaves_the_parsing_to_this_one(
     in_a_second_process: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    def fork_fails() -> int:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(importing.os, "fork", fork_fails)
     monkeypatch.setattr(importing, "_CHILD_COMMAND", "raise SystemExit(3)")
     mapping = load_mapping(write_mapping(tmp_path, PLAIN_MAPPING), "ledger")
     file = write_csv(tmp_path, [PLAIN_HEADER, "C1,2024-01-05,2024-02-04,10.00,,"])
@@ -947,6 +957,28 @@ def test_a_second_process_that_cannot_start_leaves_the_parsing_to_this_one(
     result = importing.import_ledger(store, file, mapping)
 
     assert (result.rows, result.inserted) == (1, 1)
+
+
+def test_a_forked_parser_that_fails_is_reported_and_leaves_by_itself(
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The forked child has this test's patch; its failure comes back as a message,
+    # and it leaves without running anything of the caller (pytest here) again.
+    monkeypatch.setattr(importing, "PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(importing, "FORK_PARSER", True)
+
+    def broken(*arguments: Any) -> Iterator[Any]:
+        raise ValueError("broken on purpose")
+        yield
+
+    monkeypatch.setattr(importing, "_ledger_batches", broken)
+    mapping = load_mapping(write_mapping(tmp_path, PLAIN_MAPPING), "ledger")
+    file = write_csv(tmp_path, [PLAIN_HEADER, "C1,2024-01-05,2024-02-04,10.00,,"])
+
+    with pytest.raises(RuntimeError, match="broken on purpose"):
+        importing.import_ledger(store, file, mapping)
+
+    assert count(store, LedgerEntry) == 0
 
 
 def test_an_excel_sep_line_above_the_header_is_skipped(

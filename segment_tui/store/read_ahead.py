@@ -78,7 +78,7 @@ class SecondProcessReader:
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.results: IO[bytes] = self.process.stdout
-        _widen(self.results)
+        widen_pipe(self.results)
         self._taken: queue.SimpleQueue[bytes | None] | None = None
         self._taker: threading.Thread | None = None
         try:
@@ -153,7 +153,7 @@ class SecondProcessReader:
         self.results.close()
 
 
-def _widen(pipe: IO[bytes]) -> None:
+def widen_pipe(pipe: IO[bytes]) -> None:
     """Give the pipe `PIPE_BYTES` of room where the system lets us; else leave it."""
     try:
         import fcntl
