@@ -1427,11 +1427,13 @@ def _ledger_batches(
     batch: list[list[Any]] = [[] for _ in LEDGER_COLUMNS]
     names: dict[str, str] = {}
     last = reader.line_num
+    # The first batches are small, so that the writer can start at once.
+    size = min(CHUNK_ROWS, BATCH_ROWS)
     while True:
         # The physical line each row ends on, for the messages of the long way.
         chunk: list[list[str]] = []
         ends: list[int] = []
-        for row in islice(reader, min(CHUNK_ROWS, BATCH_ROWS - len(batch[0]))):
+        for row in islice(reader, min(CHUNK_ROWS, size - len(batch[0]))):
             chunk.append(row)
             ends.append(reader.line_num)
         if not chunk:
@@ -1439,10 +1441,11 @@ def _ledger_batches(
         if not rows.by_columns(chunk, batch, names):
             rows.one_by_one(chunk, ends, last, batch, names)
         last = ends[-1]
-        if len(batch[0]) >= BATCH_ROWS:
+        if len(batch[0]) >= size:
             yield batch, names
             batch = [[] for _ in LEDGER_COLUMNS]
             names = {}
+            size = min(size * 4, BATCH_ROWS)
 
     yield batch, names
 
