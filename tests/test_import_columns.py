@@ -257,9 +257,9 @@ def test_a_line_break_in_an_amount_is_refused_on_its_line(tmp_path: Path) -> Non
     assert "line 4, column 'Amount': '1.00\\n2.00' is not an amount" in result[1]
 
 
-def test_names_follow_the_file_order_within_a_batch(tmp_path: Path) -> None:
+def test_a_batch_carries_the_last_name_its_rows_give(tmp_path: Path) -> None:
     # The last name a batch gives a customer is the one it keeps; an empty name
-    # does not clear it.
+    # does not clear it. The first batch here is one chunk, the next one up to 7.
     rows = [
         ["C1", name, f"D{i}", "01-02-2024", "03-03-2024", "1.00", "", "", "", ""]
         for i, name in enumerate(["Old", "New", "", "Newest", ""])
@@ -270,7 +270,7 @@ def test_names_follow_the_file_order_within_a_batch(tmp_path: Path) -> None:
         path, mapping_for(COLUMNS), sqlite.dialect(), by_columns=True
     )
 
-    assert [names for _, names in batches] == [{"C1": "Newest"}]
+    assert [names for _, names in batches] == [{"C1": "New"}, {"C1": "Newest"}]
 
 
 def test_a_name_with_a_line_break_reads_the_same_both_ways(tmp_path: Path) -> None:
