@@ -40,7 +40,7 @@ from segment_tui.rules.chooser import (
 from segment_tui.rules.metrics import Metrics
 from segment_tui.rules.segments import Choice, choose_segment
 from segment_tui.rules.setup import Setup, parse_setup
-from segment_tui.store.engine import create_schema, write_transaction
+from segment_tui.store.engine import checkpoint, create_schema, write_transaction
 from segment_tui.store.metrics_sql import (
     CustomerRow,
     iter_customer_totals,
@@ -577,23 +577,37 @@ def _not_open(chosen: SelectedProposals) -> list["Skipped"]:
 
 
 def delete_proposals(
-    engine: Engine, selection: Selection, *, expected_run_id: int | None = None
+    engine: Engine,
+    selection: Selection,
+    *,
+    expected_run_id: int | None = None,
+    checkpoint_now: bool = True,
 ) -> int:
     """Delete the selected open proposals ("not this time"); how many were deleted.
 
     With `expected_run_id` (the run the operator is looking at), refused when a newer
     run has replaced those proposals. `--all` means all of the run that was newest
     when the call began, so a run made meanwhile is not deleted unseen.
+    `checkpoint_now` as for `apply_proposals`.
     """
     seen = _seen_before_waiting(engine)
     # Unchecked references: taking proposals away breaks none (nothing refers to
     # a proposal), and SQLite, checking them, could not empty the table at once.
-    with write_transaction(engine, check_references=False) as connection:
+    with write_transaction(
+        engine, check_references=False, checkpoint=checkpoint_now
+    ) as connection:
         _check_run(connection, _expected_run(selection, expected_run_id, seen))
         with _selected(connection, selection) as chosen:
             deleted = chosen.delete_proposals()
     log.info("%s proposals deleted", deleted)
     return deleted
+
+
+def tidy_store(engine: Engine) -> None:
+    """Finish what a write with `checkpoint_now` false left: copy SQLite's
+    write-ahead log into the store file. For a worker thread, after the operator
+    has seen the result; nothing to do on PostgreSQL."""
+    checkpoint(engine)
 
 
 # ---------------------------------------------------------------------------
@@ -752,6 +766,7 @@ def apply_proposals(
     *,
     expected_run_id: int | None = None,
     name_applied: bool = True,
+    checkpoint_now: bool = True,
 ) -> ApplyResult:
     """Apply the selected proposals in one transaction.
 
@@ -766,6 +781,8 @@ def apply_proposals(
     waited for the store are reported as skipped, with who applied them. With
     `name_applied` false the result counts the applied proposals without naming
     their customers, which for a hundred thousand costs a fifth of the apply.
+    With `checkpoint_now` false the caller calls `tidy_store` afterwards (see
+    `write_transaction`): the UI does, once the operator sees the result.
     """
     started = time.perf_counter()
     seen = _seen_before_waiting(engine, selection)
@@ -775,7 +792,9 @@ def apply_proposals(
     # the setup that made the proposal stored. Checking them would cost three
     # lookups per change, and would keep SQLite from emptying the proposal table
     # at once when every proposal is applied.
-    with write_transaction(engine, check_references=False) as connection:
+    with write_transaction(
+        engine, check_references=False, checkpoint=checkpoint_now
+    ) as connection:
         _check_run(connection, _expected_run(selection, expected_run_id, seen))
         with _selected(connection, selection) as chosen:
             result = _apply_selected(

@@ -154,6 +154,8 @@ class ApplyProposalsDialog(Dialog[ApplyResult | None]):
                 self.operator,
                 expected_run_id=self.run_id,
                 name_applied=False,
+                # The page tidies the store once it shows the result.
+                checkpoint_now=False,
             )
         except Exception as error:  # shown to the operator, and logged there
             self.app.call_from_thread(self._failed, error)

@@ -14,6 +14,7 @@ change to the store happens in a thread worker; the page hears the outcome back
 through `call_from_thread` or a dialog's result.
 """
 
+import logging
 from collections.abc import Collection, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -47,6 +48,8 @@ from segment_tui.store.proposal_source import ProposalRecord, ProposalSource
 from segment_tui.widgets.filter_bar import FilterBar
 from segment_tui.widgets.proposal_table import ProposalTable
 from segment_tui.widgets.virtual_table import Cell, Column, Row, VirtualTable
+
+log = logging.getLogger(__name__)
 
 FIXED_WIDTH = 98
 """Cells taken by every column but the name, with padding, mark and scroll bar."""
@@ -443,7 +446,10 @@ class ProposalsScreen(Screen[None]):
         # run since this page was read: these ids would then name nothing.
         try:
             deleted = services.delete_proposals(
-                self.engine, targets.selection, expected_run_id=run_id
+                self.engine,
+                targets.selection,
+                expected_run_id=run_id,
+                checkpoint_now=False,
             )
         except Exception as error:  # shown to the operator, and logged there
             self.app.call_from_thread(
@@ -457,6 +463,7 @@ class ProposalsScreen(Screen[None]):
         # marked under a filter leave the marks with their rows.
         self.table.unmark(targets.marked_ids)
         self.reload()
+        self._tidy()
         if count == 1:
             self.notify(_("1 proposal deleted."), markup=False)
         else:
@@ -467,6 +474,15 @@ class ProposalsScreen(Screen[None]):
     def _failed(self, title: str, error: Exception) -> None:
         show_error(self.app, title, error)
         self.reload()
+
+    @work(thread=True, exclusive=True, group="tidy")
+    def _tidy(self) -> None:
+        # What the delete or apply left for later, so that the list came back
+        # sooner (services.tidy_store). Should it fail, the next write does it.
+        try:
+            services.tidy_store(self.engine)
+        except Exception:
+            log.warning("tidying the store after a write failed", exc_info=True)
 
     # Applying
 
@@ -486,6 +502,7 @@ class ProposalsScreen(Screen[None]):
             # (another operator's run or apply).
             self.reload()
             return
+        self._tidy()
         # The applied proposals are gone, and with them their marks under a
         # filter; the skipped ones stay open and marked, so that the operator
         # finds them again.

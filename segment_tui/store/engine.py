@@ -236,7 +236,11 @@ def make_engine(url_or_path: str) -> Engine:
 
 @contextmanager
 def write_transaction(
-    engine: Engine, *, schema_change: bool = False, check_references: bool = True
+    engine: Engine,
+    *,
+    schema_change: bool = False,
+    check_references: bool = True,
+    checkpoint: bool = True,
 ) -> Iterator[Connection]:
     """A transaction that writes to the store, serialised with every other writer.
 
@@ -247,13 +251,21 @@ def write_transaction(
     `check_references` false, SQLite does not check them at all: for bulk writes
     whose references hold by construction, where the check would cost a lookup
     per row (PostgreSQL checks them always).
+
+    With `checkpoint` false, SQLite's commit does not copy its write-ahead log into
+    the store file, as it does once the log has grown past a thousand pages: the
+    caller does that later with `checkpoint` below, off the operator's wait. The
+    commit is as safe either way; the log just stays longer.
     """
     try:
         with engine.connect() as connection:
             sqlite = engine.dialect.name == "sqlite"
             unchecked = sqlite and (schema_change or not check_references)
+            deferred = sqlite and not checkpoint
             if unchecked:
                 _sqlite_foreign_keys(connection, on=False)
+            if deferred:
+                _sqlite_pragma(connection, "wal_autocheckpoint", 0)
             try:
                 connection = connection.execution_options(**{_WRITER: True})
                 with connection.begin():
@@ -265,10 +277,29 @@ def write_transaction(
             finally:
                 if unchecked:
                     _sqlite_foreign_keys(connection, on=True)
+                if deferred:
+                    _sqlite_pragma(connection, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)
     except OperationalError as exc:
         if is_busy(exc):
             raise StoreBusyError() from None
         raise
+
+
+WAL_AUTOCHECKPOINT = 1000
+"""SQLite's own default: pages in the write-ahead log from which a commit copies
+it into the store file."""
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy SQLite's write-ahead log into the store file, as far as no reader holds
+    it back; a commit made with `checkpoint=False` leaves this to be done. Nothing
+    to do on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        if driver is not None:
+            driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _pg_write_lock(connection: Connection) -> None:
@@ -285,9 +316,13 @@ def _pg_write_lock(connection: Connection) -> None:
 def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
     # Through the driver, outside any transaction: SQLite ignores this pragma
     # inside one, and SQLAlchemy would begin one for its own execute.
+    _sqlite_pragma(connection, "foreign_keys", "ON" if on else "OFF")
+
+
+def _sqlite_pragma(connection: Connection, name: str, value: str | int) -> None:
     driver = connection.connection.driver_connection
     if driver is not None:
-        driver.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+        driver.execute(f"PRAGMA {name} = {value}")
 
 
 def _sqlite_check_foreign_keys(connection: Connection) -> None:

@@ -267,3 +267,38 @@ async def test_a_stale_proposal_under_mark_all_stays_open_and_marked(
 
     assert [no for _id, no in open_proposals(any_store.engine)] == [stale]
     assert history(any_store) == sorted(set(before) - {stale})
+
+
+async def test_the_page_tidies_the_store_after_an_apply_and_a_delete(
+    any_store: Store, monkeypatch: Any
+) -> None:
+    # Apply and delete leave copying SQLite's log for later (checkpoint_now=False),
+    # so that the list comes back sooner; the page then does it in a worker.
+    writes: list[bool] = []
+    tidied: list[str] = []
+    for name in ("apply_proposals", "delete_proposals"):
+        write = getattr(services, name)
+
+        def recorded(*arguments: Any, write: Any = write, **options: Any) -> Any:
+            writes.append(options["checkpoint_now"])
+            return write(*arguments, **options)
+
+        monkeypatch.setattr(services, name, recorded)
+    tidy = services.tidy_store
+    monkeypatch.setattr(
+        services, "tidy_store", lambda engine: tidied.append("tidy") or tidy(engine)
+    )
+    app = any_store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("space", "d", "y")
+        await settle(pilot)
+        assert tidied == ["tidy"]
+        await pilot.press("space", "a")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert tidied == ["tidy", "tidy"]
+
+    assert writes == [False, False]
+    assert history(any_store) != []

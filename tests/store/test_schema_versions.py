@@ -406,6 +406,28 @@ def test_customer_names_are_indexed(engine: Engine) -> None:
     ).items()
 
 
+def test_the_apply_dialog_counts_changes_from_an_index(engine: Engine) -> None:
+    # What the dialog asks before an apply of every proposal: no proposal row and
+    # no temporary tree is read, only the index.
+    create_schema(engine)
+    query = (
+        "SELECT current_condition, proposed_condition, count(*) FROM proposal "
+        "GROUP BY current_condition, proposed_condition"
+    )
+
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}").all()
+        else:
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            connection.exec_driver_sql("SET enable_sort = off")
+            plan = connection.exec_driver_sql(f"EXPLAIN {query}").all()
+
+    steps = " ".join(str(step) for step in plan)
+    assert "ix_proposal_transition" in steps
+    assert "TEMP B-TREE" not in steps
+
+
 # --- Packaging ---------------------------------------------------------------------
 
 
