@@ -265,7 +265,7 @@ def write_transaction(
             if unchecked:
                 _sqlite_foreign_keys(connection, on=False)
             if deferred:
-                _sqlite_pragma(connection, "wal_autocheckpoint", 0)
+                _sqlite_driver_sql(connection, "PRAGMA wal_autocheckpoint = 0")
             try:
                 connection = connection.execution_options(**{_WRITER: True})
                 with connection.begin():
@@ -278,7 +278,7 @@ def write_transaction(
                 if unchecked:
                     _sqlite_foreign_keys(connection, on=True)
                 if deferred:
-                    _sqlite_pragma(connection, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)
+                    _sqlite_driver_sql(connection, _DEFAULT_AUTOCHECKPOINT)
     except OperationalError as exc:
         if is_busy(exc):
             raise StoreBusyError() from None
@@ -288,6 +288,7 @@ def write_transaction(
 WAL_AUTOCHECKPOINT = 1000
 """SQLite's own default: pages in the write-ahead log from which a commit copies
 it into the store file."""
+_DEFAULT_AUTOCHECKPOINT = f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT}"
 
 
 def checkpoint(engine: Engine) -> None:
@@ -316,13 +317,14 @@ def _pg_write_lock(connection: Connection) -> None:
 def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
     # Through the driver, outside any transaction: SQLite ignores this pragma
     # inside one, and SQLAlchemy would begin one for its own execute.
-    _sqlite_pragma(connection, "foreign_keys", "ON" if on else "OFF")
+    _sqlite_driver_sql(connection, f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
 
 
-def _sqlite_pragma(connection: Connection, name: str, value: str | int) -> None:
+def _sqlite_driver_sql(connection: Connection, sql: str) -> None:
+    """Run `sql` through the driver, outside SQLAlchemy's transaction handling."""
     driver = connection.connection.driver_connection
     if driver is not None:
-        driver.execute(f"PRAGMA {name} = {value}")
+        driver.execute(sql)
 
 
 def _sqlite_check_foreign_keys(connection: Connection) -> None:
