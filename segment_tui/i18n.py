@@ -6,6 +6,7 @@ missing there falls back to English, so nothing ever shows blank. The language c
 from `set_language`, else `SEGMENT_TUI_LANG`, else English.
 """
 
+import functools
 import os
 
 _CATALOGS: dict[str, dict[str, str]] = {
@@ -289,11 +290,22 @@ _language: str | None = None
 def set_language(language: str | None) -> None:
     """Choose the language of every label from now on (None: from the environment)."""
     global _language
-    _language = language
+    _language = _language_code(language) if language else None
+    _from_environment.cache_clear()
 
 
 def language() -> str:
-    chosen = _language or os.environ.get("SEGMENT_TUI_LANG", "en")
+    return _language or _from_environment()
+
+
+@functools.cache
+def _from_environment() -> str:
+    # Read once: every label asks, a page of proposals some hundred times, and a
+    # look-up in os.environ costs more than the rest of the translation.
+    return _language_code(os.environ.get("SEGMENT_TUI_LANG", "en"))
+
+
+def _language_code(chosen: str) -> str:
     return chosen.split("_")[0].lower() or "en"
 
 

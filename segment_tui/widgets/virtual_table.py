@@ -65,7 +65,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -190,6 +190,27 @@ def _plain_cell(value: Cell) -> Text:
     return Text(str(value).translate(_CONTROL_CHARACTERS))
 
 
+def _ascii_cell(value: Cell, column: Column) -> str | None:
+    """A plain ASCII cell fitted and padded, as `_fit` and the padding would make it,
+    without building a Text: most cells are such, and a row has a dozen. None for
+    any other cell (styled, or with characters whose width varies)."""
+    if not isinstance(value, str) or not value.isascii():
+        return None
+    plain = value.translate(_CONTROL_CHARACTERS)
+    width = column.width
+    if len(plain) > width:
+        plain = plain[: width - 1] + ELLIPSIS if width > 0 else ""
+    elif column.justify == "right":
+        plain = plain.rjust(width)
+    else:
+        plain = plain.ljust(width)
+    pad = " " * CELL_PADDING
+    return pad + plain + pad
+
+
+ELLIPSIS = "…"
+
+
 def _fit(text: Text, width: int, justify: Justify) -> Text:
     """Cut `text` to `width` cells (with an ellipsis) and pad it to exactly that."""
     text.truncate(width, overflow="ellipsis")
@@ -210,8 +231,9 @@ class VirtualTable(ScrollView, Generic[KeyT]):
         disabled: Whether the widget starts disabled.
     """
 
-    PAGE_SIZE: ClassVar[int] = 200
-    """Rows fetched from the source at a time."""
+    PAGE_SIZE: ClassVar[int] = 64
+    """Rows fetched from the source at a time: a screenful on most terminals. The
+    first paint formats a whole page, so a larger one would cost it more."""
 
     CACHED_PAGES: ClassVar[int] = 16
     """Pages kept in memory; the least recently used one goes first."""
@@ -379,6 +401,7 @@ class VirtualTable(ScrollView, Generic[KeyT]):
             self.CACHED_LINES
         )
         self._header: tuple[bool, Strip] | None = None
+        self._painting_style: Style | None = None
 
         self._cursor_row = 0
         self._cursor_column = 0
@@ -830,6 +853,18 @@ class VirtualTable(ScrollView, Generic[KeyT]):
         self._header = None
         self.refresh_lines(self.scroll_offset.y, HEADER_HEIGHT)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Each line needs the widget's own style, which Textual works out anew from
+        # the styles of every ancestor each time it is asked: once a paint will do.
+        self._painting_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._painting_style = None
+
+    def _base_style(self) -> Style:
+        return self._painting_style or self.rich_style
+
     def render_line(self, y: int) -> Strip:
         """Draw line `y` of the widget: the header, a row, or the empty message."""
         scroll_x, scroll_y = self.scroll_offset
@@ -842,20 +877,20 @@ class VirtualTable(ScrollView, Generic[KeyT]):
             index = scroll_y + y - HEADER_HEIGHT
             row = self._row_at(index)
             if row is None:
-                return Strip.blank(width, self.rich_style)
+                return Strip.blank(width, self._base_style())
             strip = self._render_row(index, row)
         return self._crop(strip, scroll_x, width)
 
     def _crop(self, strip: Strip, scroll_x: int, width: int) -> Strip:
         """The part of a full-width line on screen; the mark column never scrolls."""
         if scroll_x == 0:
-            return strip.crop_extend(0, width, self.rich_style)
+            return strip.crop_extend(0, width, self._base_style())
         start = MARK_COLUMN_WIDTH + scroll_x
         end = start + max(0, width - MARK_COLUMN_WIDTH)
         return Strip.join(
             [
                 strip.crop(0, MARK_COLUMN_WIDTH),
-                strip.crop_extend(start, end, self.rich_style),
+                strip.crop_extend(start, end, self._base_style()),
             ]
         )
 
@@ -886,7 +921,7 @@ class VirtualTable(ScrollView, Generic[KeyT]):
         if cached is not None:
             return cached
 
-        style = self.rich_style
+        style = self._base_style()
         if is_marked:
             style += self.get_component_rich_style("virtual-table--marked")
         if is_cursor:
@@ -902,7 +937,11 @@ class VirtualTable(ScrollView, Generic[KeyT]):
         cells = row.cells[: len(self._columns)]
         cells += ("",) * (len(self._columns) - len(cells))
         for column, value in zip(self._columns, cells, strict=True):
-            segments.extend(self._cell_segments(_plain_cell(value), column))
+            plain = _ascii_cell(value, column)
+            if plain is None:
+                segments.extend(self._cell_segments(_plain_cell(value), column))
+            else:
+                segments.append(Segment(plain))
 
         strip = Strip(segments, self._total_width).apply_style(style).simplify()
         self._lines.set(cache_key, strip)
@@ -923,9 +962,11 @@ class VirtualTable(ScrollView, Generic[KeyT]):
 
     def _render_empty(self, y: int, width: int) -> Strip:
         if y != HEADER_HEIGHT:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style())
         text = Text(self._empty_text.translate(_CONTROL_CHARACTERS))
         text.truncate(width, overflow="ellipsis")
         text.align("center", width)
-        style = self.rich_style + self.get_component_rich_style("virtual-table--empty")
+        style = self._base_style() + self.get_component_rich_style(
+            "virtual-table--empty"
+        )
         return Strip(list(text.render(self.app.console)), width).apply_style(style)

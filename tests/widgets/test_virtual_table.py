@@ -19,11 +19,14 @@ from collections.abc import (
 )
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.pilot import Pilot
 
+from segment_tui.widgets import virtual_table
 from segment_tui.widgets.virtual_table import Cell, Column, Row, VirtualTable
 
 COLUMNS = [
@@ -561,7 +564,8 @@ def test_a_million_rows_fetch_only_the_pages_on_screen() -> None:
         assert time.perf_counter() - started < 2
 
         # The page at the top and the page at the bottom: nothing in between.
-        assert source.fetches == [(0, 200), (999_800, 200)]
+        page = VirtualTable.PAGE_SIZE
+        assert source.fetches == [(0, page), (MillionSource.TOTAL - page, page)]
 
         started = time.perf_counter()
         table.mark_all()
@@ -665,3 +669,28 @@ def test_the_owners_space_ctrl_a_and_escape_bindings_work_with_the_table_focused
         assert table.mark_count == 10
 
     run(app, check)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    value=st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=30),
+    width=st.integers(1, 20),
+    justify=st.sampled_from(["left", "right"]),
+)
+def test_a_plain_cell_is_drawn_as_its_text_would_be(
+    value: str, width: int, justify: Any
+) -> None:
+    # ASCII cells skip building a Text; they must come out as one would: control
+    # characters blanked, cut with an ellipsis, padded to the width.
+    column = Column("c", "C", width, justify=justify)
+    fitted = virtual_table._fit(virtual_table._plain_cell(value), width, justify)
+    pad = " " * virtual_table.CELL_PADDING
+
+    assert virtual_table._ascii_cell(value, column) == pad + fitted.plain + pad
+
+
+def test_other_cells_are_drawn_through_a_text() -> None:
+    column = Column("c", "C", 5)
+
+    assert virtual_table._ascii_cell(Text("bold", style="bold"), column) is None
+    assert virtual_table._ascii_cell("Müller", column) is None
