@@ -40,7 +40,7 @@ from segment_tui.rules.chooser import (
 from segment_tui.rules.metrics import Metrics
 from segment_tui.rules.segments import Choice, choose_segment
 from segment_tui.rules.setup import Setup, parse_setup
-from segment_tui.store.engine import checkpoint, create_schema, write_transaction
+from segment_tui.store.engine import checkpoint_log, create_schema, write_transaction
 from segment_tui.store.metrics_sql import (
     CustomerRow,
     iter_customer_totals,
@@ -607,7 +607,7 @@ def tidy_store(engine: Engine) -> None:
     """Finish what a write with `checkpoint_now` false left: copy SQLite's
     write-ahead log into the store file. For a worker thread, after the operator
     has seen the result; nothing to do on PostgreSQL."""
-    checkpoint(engine)
+    checkpoint_log(engine)
 
 
 # ---------------------------------------------------------------------------

@@ -254,7 +254,7 @@ def write_transaction(
 
     With `checkpoint` false, SQLite's commit does not copy its write-ahead log into
     the store file, as it does once the log has grown past a thousand pages: the
-    caller does that later with `checkpoint` below, off the operator's wait. The
+    caller does that later with `checkpoint_log`, off the operator's wait. The
     commit is as safe either way; the log just stays longer.
     """
     try:
@@ -291,7 +291,7 @@ it into the store file."""
 _DEFAULT_AUTOCHECKPOINT = f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT}"
 
 
-def checkpoint(engine: Engine) -> None:
+def checkpoint_log(engine: Engine) -> None:
     """Copy SQLite's write-ahead log into the store file, as far as no reader holds
     it back; a commit made with `checkpoint=False` leaves this to be done. Nothing
     to do on PostgreSQL."""

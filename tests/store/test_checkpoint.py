@@ -1,9 +1,9 @@
 """A write may leave copying SQLite's write-ahead log for later, off the wait.
 
 SQLite's commit copies the log into the store file once the log has grown past a
-thousand pages; a write with `checkpoint=False` leaves that to `checkpoint`, which
-the UI runs in a worker once the operator sees the result. The store file's size
-shows where the new pages are: in the log only, or copied.
+thousand pages; a write with `checkpoint=False` leaves that to `checkpoint_log`,
+which the UI runs in a worker once the operator sees the result. The store file's
+size shows where the new pages are: in the log only, or copied.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from segment_tui.store.engine import (
     WAL_AUTOCHECKPOINT,
-    checkpoint,
+    checkpoint_log,
     create_schema,
     make_engine,
     write_transaction,
@@ -69,7 +69,7 @@ def test_a_write_without_checkpoint_leaves_the_log_until_checkpoint(
         setting = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
         assert setting == WAL_AUTOCHECKPOINT
 
-    checkpoint(sqlite_store)
+    checkpoint_log(sqlite_store)
 
     assert file_size(sqlite_store) > before + 5_000_000
 
@@ -80,7 +80,7 @@ def test_checkpoint_leaves_any_store_as_it_is(db_url: str) -> None:
     try:
         with write_transaction(engine, checkpoint=False) as connection:
             connection.execute(insert(Customer), CUSTOMERS[:10])
-        checkpoint(engine)
+        checkpoint_log(engine)
         with engine.connect() as connection:
             stored = connection.scalar(select(func.count()).select_from(Customer))
         assert stored == 10
