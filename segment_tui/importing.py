@@ -14,8 +14,9 @@ its occurrence among the customer's rows of that identity in the file; two ident
 rows are two invoices and both are kept. The identity leaves out what changes while an
 invoice lives (closing date, remaining amount, dispute, hold, customer name), so that an
 updated export without document numbers updates its entries instead of adding them
-again. A document number that a customer's rows repeat is kept as a further entry
-("doc:N#2") with a warning.
+again. A document number that a customer's rows repeat is kept as a further entry,
+"dup:", the number, "#" and its occurrence ("dup:N#2"), with a warning: a prefix of
+its own, so that no document number, "N#2" say, can be taken for a repeat.
 
 Booleans: a cell in `true_values` is true, an empty cell is false. Without
 `false_values` every other text is false; with it, a text in neither list is refused.
@@ -1509,7 +1510,6 @@ class _LedgerRows:
         self.documents: set[str] = set()
         self.repeats: dict[str, int] = {}  # documents met more than once
         self.identities: dict[str, int] = {}
-        self.repeat_keys: set[str] = set()  # the keys given to repeats ("N#2")
 
         # The readings of the column by column way. Their refusals only send the
         # chunk the long way, which refuses with the line.
@@ -1674,18 +1674,14 @@ class _LedgerRows:
         self, customers: list[str], documents: list[str]
     ) -> list[str] | None:
         """The chunk's customer and document number pairs, to record, or None if
-        one occurred before, in the chunk or above it: the long way numbers and
-        warns."""
+        one occurred before, in the chunk or above it: the long way keys the
+        repeat and warns."""
         pairs = zip(customers, documents, strict=True)
         if "" in documents:
             seen = ["\x1f".join(pair) for pair in pairs if pair[1]]
         else:
             seen = list(map("\x1f".join, pairs))
-        if (
-            len(set(seen)) != len(seen)
-            or not self.documents.isdisjoint(seen)
-            or not self.repeat_keys.isdisjoint(seen)
-        ):
+        if len(set(seen)) != len(seen) or not self.documents.isdisjoint(seen):
             return None
         return seen
 
@@ -1757,7 +1753,6 @@ class _LedgerRows:
         documents = self.documents
         repeats = self.repeats
         identities = self.identities
-        repeat_keys = self.repeat_keys
         converted: list[tuple[Any, ...]] = []
 
         for row, end in zip(chunk, ends, strict=True):
@@ -1823,26 +1818,19 @@ class _LedgerRows:
             if document_no:
                 if len(document_no) > DOCUMENT_NO_WIDTH or NUL in document_no:
                     _text(source, row, line, "document_no", DOCUMENT_NO_WIDTH)
-                key = "doc:" + document_no
                 seen = customer_no + "\x1f" + document_no
                 if seen in documents:
                     count = repeats.get(seen, 1) + 1
                     repeats[seen] = count
-                else:
-                    documents.add(seen)
-                    count = 1
-                if count > 1 or seen in repeat_keys:
-                    number = _repeat_number(seen, count, documents, repeat_keys)
-                    key = f"{key}#{number}"
+                    key = f"dup:{document_no}#{count}"
                     warnings.add(
                         f"line {line}: document {document_no} of customer "
                         f"{customer_no} appears {count} times; kept as separate "
                         "entries"
-                        if count > 1
-                        else f"line {line}: document {document_no} of customer "
-                        f"{customer_no} has the number given to a repeated document "
-                        "above; kept as a separate entry"
                     )
+                else:
+                    documents.add(seen)
+                    key = "doc:" + document_no
             else:
                 document_no = None  # stored as NULL, not as an empty text
                 key = _row_key(customer_no, posting[0], due[0], amount[0], identities)
@@ -1884,22 +1872,6 @@ def _row_key(
     count = identities.get(seen, 0) + 1
     identities[seen] = count
     return f"{key}#{count}"
-
-
-def _repeat_number(
-    seen: str, count: int, documents: set[str], repeat_keys: set[str]
-) -> int:
-    """The number after "#" in the key of a repeated document number's entry.
-
-    Its count in the file, unless the file holds that key as a document number of
-    the customer ("N#2"), before or after: then the next number that is free, so
-    that no two entries of a file share a key and neither is lost.
-    """
-    number = max(count, 2)
-    while f"{seen}#{number}" in documents or f"{seen}#{number}" in repeat_keys:
-        number += 1
-    repeat_keys.add(f"{seen}#{number}")
-    return number
 
 
 # ---------------------------------------------------------------------------

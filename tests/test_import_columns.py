@@ -235,7 +235,7 @@ def test_a_chunk_with_a_repeated_document_goes_the_long_way_and_warns(
     kind, batches, warnings = parse(path, mapping, sqlite.dialect(), by_columns=True)
 
     keys = [row[1] for batch, _ in batches for row in batch]
-    assert keys == [f"doc:D{i}" for i in range(6)] + ["doc:D0#2"]
+    assert keys == [f"doc:D{i}" for i in range(6)] + ["dup:D0#2"]
     assert warnings == [
         "line 8: document D0 of customer C1 appears 2 times; kept as separate entries"
     ]

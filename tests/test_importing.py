@@ -265,7 +265,7 @@ def test_a_repeated_document_number_is_kept_as_a_second_entry_with_a_warning(
     assert again.unchanged == 3
     assert [e.entry_key for e in entries(store)] == [
         "doc:0001",
-        "doc:0001#2",
+        "dup:0001#2",
         "doc:0001",
     ]
     assert first.warnings == [
@@ -276,8 +276,8 @@ def test_a_repeated_document_number_is_kept_as_a_second_entry_with_a_warning(
 def test_a_document_number_that_reads_like_a_repeat_is_kept_apart(
     any_store: Engine, tmp_path: Path
 ) -> None:
-    # A repeat of A is kept as "doc:A#2": a document "A#2" of the same customer,
-    # before or after it, must stay an entry of its own.
+    # A repeat of A is kept as "dup:A#2": a document "A#2" of the same customer,
+    # before or after it, is an entry of its own, found again as such.
     mapping = shipped("ibm-accounts-receivable.toml", "ledger")
     header = "customerID,invoiceNumber,InvoiceDate,DueDate,InvoiceAmount,Disputed,"
     file = write_csv(
@@ -299,17 +299,47 @@ def test_a_document_number_that_reads_like_a_repeat_is_kept_apart(
     assert again.unchanged == 5
     assert sorted((e.entry_key, e.amount) for e in entries(any_store)) == [
         ("doc:A", Decimal("11.00")),
-        ("doc:A#2", Decimal("12.00")),
-        ("doc:A#2#2", Decimal("14.00")),
+        ("doc:A#2", Decimal("14.00")),
         ("doc:A#3", Decimal("10.00")),
-        ("doc:A#4", Decimal("13.00")),
+        ("dup:A#2", Decimal("12.00")),
+        ("dup:A#3", Decimal("13.00")),
     ]
     assert first.warnings == [
         "line 4: document A of customer C1 appears 2 times; kept as separate entries",
         "line 5: document A of customer C1 appears 3 times; kept as separate entries",
-        "line 6: document A#2 of customer C1 has the number given to a repeated "
-        "document above; kept as a separate entry",
     ]
+
+
+def test_a_later_export_updates_the_document_that_reads_like_a_repeat(
+    any_store: Engine, tmp_path: Path
+) -> None:
+    # The first export repeats A; the next has A once and A#2 closed. A#2 is the
+    # entry that changes, whatever else the files hold: not A's repeat.
+    mapping = shipped("ibm-accounts-receivable.toml", "ledger")
+    header = "customerID,invoiceNumber,InvoiceDate,DueDate,InvoiceAmount,Disputed,"
+    rows = [
+        "C1,A,1/2/2013,2/1/2013,1.00,No,",
+        "C1,A,1/2/2013,2/1/2013,2.00,No,",
+        "C1,A#2,1/3/2013,2/2/2013,3.00,No,",
+    ]
+    importing.import_ledger(
+        any_store, write_csv(tmp_path, [header + "SettledDate", *rows]), mapping
+    )
+    later = write_csv(
+        tmp_path,
+        [header + "SettledDate", rows[0], "C1,A#2,1/3/2013,2/2/2013,3.00,No,2/5/2013"],
+        name="later.csv",
+    )
+
+    result = importing.import_ledger(any_store, later, mapping)
+
+    assert (result.updated, result.unchanged, result.inserted) == (1, 1, 0)
+    stored = {e.entry_key: (e.amount, e.closed_at) for e in entries(any_store)}
+    assert stored == {
+        "doc:A": (Decimal("1.00"), None),
+        "dup:A#2": (Decimal("2.00"), None),
+        "doc:A#2": (Decimal("3.00"), date(2013, 2, 5)),
+    }
 
 
 # --- Customers made by the ledger import --------------------------------------------

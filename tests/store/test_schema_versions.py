@@ -361,6 +361,61 @@ def test_a_store_made_by_a_newer_version_is_refused(engine: Engine) -> None:
         assert schema.stored_revisions(connection) == ("0999",)
 
 
+# --- Keys of repeated document numbers (schema 0007) -------------------------------
+
+
+def test_repeated_documents_are_keyed_as_an_import_now_keys_them(
+    engine: Engine,
+) -> None:
+    # What an import before 0007 stored for C1's rows A#3, A, A, A, A#2: the
+    # repeats of A numbered "doc:A#2" and, A#3 being taken, "doc:A#4"; the
+    # document A#2 moved to "doc:A#2#2". C2's A and an entry keyed otherwise (as
+    # the demo does) are left alone.
+    upgrade_to(engine, "0006")
+    old = [
+        (1, "C1", "A#3", "doc:A#3"),
+        (2, "C1", "A", "doc:A"),
+        (3, "C1", "A", "doc:A#2"),
+        (4, "C1", "A", "doc:A#4"),
+        (5, "C1", "A#2", "doc:A#2#2"),
+        (6, "C2", "A", "doc:A"),
+        (7, "C2", "INV-7", "INV-7"),
+        (8, "C2", "1%_", "doc:1%_#2"),
+        (9, "C2", "1%_", "doc:1%_"),
+    ]
+    with write_transaction(engine) as connection:
+        connection.execute(
+            Customer.__table__.insert(),
+            [_customer(no, no, None, None, False) for no in ("C1", "C2")],
+        )
+        connection.execute(
+            LedgerEntry.__table__.insert(),
+            [
+                _invoice(entry_id, customer_no, date(2024, 1, 2), "1.00", None, None)
+                | {"document_no": document_no, "entry_key": key}
+                for entry_id, customer_no, document_no, key in old
+            ],
+        )
+
+    create_schema(engine)
+
+    with engine.connect() as connection:
+        keys = dict(
+            connection.execute(select(LedgerEntry.id, LedgerEntry.entry_key)).all()
+        )
+    assert keys == {
+        1: "doc:A#3",
+        2: "doc:A",
+        3: "dup:A#2",
+        4: "dup:A#3",
+        5: "doc:A#2",
+        6: "doc:A",
+        7: "INV-7",
+        8: "dup:1%_#2",
+        9: "doc:1%_",
+    }
+
+
 # --- Indexes for the proposals list ---------------------------------------------
 
 
