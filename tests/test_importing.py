@@ -106,6 +106,10 @@ closed_at = "Closed"
 remaining_amount = "Remaining"
 """
 PLAIN_HEADER = "Customer,Posted,Due,Amount,Closed,Remaining"
+# The header of the IBM sample's layout (ibm-accounts-receivable.toml).
+IBM_HEADER = (
+    "customerID,invoiceNumber,InvoiceDate,DueDate,InvoiceAmount,Disputed,SettledDate"
+)
 
 
 # --- The IBM sample ---------------------------------------------------------------
@@ -247,11 +251,10 @@ def test_a_repeated_document_number_is_kept_as_a_second_entry_with_a_warning(
     store: Engine, tmp_path: Path
 ) -> None:
     mapping = shipped("ibm-accounts-receivable.toml", "ledger")
-    header = "customerID,invoiceNumber,InvoiceDate,DueDate,InvoiceAmount,Disputed,"
     file = write_csv(
         tmp_path,
         [
-            header + "SettledDate",
+            IBM_HEADER,
             "C1,0001,1/2/2013,2/1/2013,10.00,No,",
             "C1,0001,1/2/2013,2/1/2013,10.00,No,",
             "C2,0001,1/2/2013,2/1/2013,10.00,No,",
@@ -279,11 +282,10 @@ def test_a_document_number_that_reads_like_a_repeat_is_kept_apart(
     # A repeat of A is kept as "dup:A#2": a document "A#2" of the same customer,
     # before or after it, is an entry of its own, found again as such.
     mapping = shipped("ibm-accounts-receivable.toml", "ledger")
-    header = "customerID,invoiceNumber,InvoiceDate,DueDate,InvoiceAmount,Disputed,"
     file = write_csv(
         tmp_path,
         [
-            header + "SettledDate",
+            IBM_HEADER,
             "C1,A#3,1/2/2013,2/1/2013,10.00,No,",
             "C1,A,1/2/2013,2/1/2013,11.00,No,",
             "C1,A,1/2/2013,2/1/2013,12.00,No,",
@@ -316,18 +318,17 @@ def test_a_later_export_updates_the_document_that_reads_like_a_repeat(
     # The first export repeats A; the next has A once and A#2 closed. A#2 is the
     # entry that changes, whatever else the files hold: not A's repeat.
     mapping = shipped("ibm-accounts-receivable.toml", "ledger")
-    header = "customerID,invoiceNumber,InvoiceDate,DueDate,InvoiceAmount,Disputed,"
     rows = [
         "C1,A,1/2/2013,2/1/2013,1.00,No,",
         "C1,A,1/2/2013,2/1/2013,2.00,No,",
         "C1,A#2,1/3/2013,2/2/2013,3.00,No,",
     ]
     importing.import_ledger(
-        any_store, write_csv(tmp_path, [header + "SettledDate", *rows]), mapping
+        any_store, write_csv(tmp_path, [IBM_HEADER, *rows]), mapping
     )
     later = write_csv(
         tmp_path,
-        [header + "SettledDate", rows[0], "C1,A#2,1/3/2013,2/2/2013,3.00,No,2/5/2013"],
+        [IBM_HEADER, rows[0], "C1,A#2,1/3/2013,2/2/2013,3.00,No,2/5/2013"],
         name="later.csv",
     )
 
