@@ -190,6 +190,10 @@ def _plain_cell(value: Cell) -> Text:
     return Text(str(value).translate(_CONTROL_CHARACTERS))
 
 
+ELLIPSIS = "…"
+"""Where a cell is cut, as rich's `Text.truncate` marks it."""
+
+
 def _ascii_cell(value: Cell, column: Column) -> str | None:
     """A plain ASCII cell fitted and padded, as `_fit` and the padding would make it,
     without building a Text: most cells are such, and a row has a dozen. None for
@@ -206,9 +210,6 @@ def _ascii_cell(value: Cell, column: Column) -> str | None:
         plain = plain.ljust(width)
     pad = " " * CELL_PADDING
     return pad + plain + pad
-
-
-ELLIPSIS = "…"
 
 
 def _fit(text: Text, width: int, justify: Justify) -> Text:
@@ -863,7 +864,10 @@ class VirtualTable(ScrollView, Generic[KeyT]):
             self._painting_style = None
 
     def _base_style(self) -> Style:
-        return self._painting_style or self.rich_style
+        # `is None`, not `or`: a style with nothing set is false.
+        if self._painting_style is None:
+            return self.rich_style
+        return self._painting_style
 
     def render_line(self, y: int) -> Strip:
         """Draw line `y` of the widget: the header, a row, or the empty message."""
