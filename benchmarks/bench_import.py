@@ -4,11 +4,12 @@ Writes a Business Central style "Customer Ledger Entries" export of `--rows` row
 (ten invoices per customer, a third of them open, amounts with thousands
 separators) and imports it into a fresh store with `importing.import_ledger`
 through the shipped `bc-customer-ledger-entries.toml` mapping, once at a tenth of
-the size and once at the full size, each in a fresh process so that its peak memory
-is the import's. The baseline is the bare `csv.reader` over the same file. Last, the
-same file with one bad row at the end is imported to show that it is refused whole.
+the size and once at the full size (and at the sizes `--more` adds), each in a
+fresh process so that its peak memory is the import's. The baseline is the bare
+`csv.reader` over the same file. Last, the same file with one bad row at the end
+is imported to show that it is refused whole.
 
-    python benchmarks/bench_import.py --rows 1000000
+    python benchmarks/bench_import.py --rows 1000000 [--more 3000000]
 """
 
 from __future__ import annotations
@@ -133,6 +134,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--more",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="ROWS",
+        help="further sizes, e.g. 3000000 to see that memory stays flat",
+    )
     parser.add_argument("--run", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -143,7 +152,7 @@ def main() -> None:
         work = Path(scratch)
         print(f"import: {benchkit.machine_line()}")
         table = []
-        for rows in (max(args.rows // 10, 1), args.rows):
+        for rows in (max(args.rows // 10, 1), args.rows, *args.more):
             path = work / f"ledger-{rows}.csv"
             write_ledger(path, rows)
             readers, imports = [], []

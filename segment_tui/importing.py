@@ -32,11 +32,16 @@ once for the database at hand: its per-row parameter handling would cost more th
 insert itself. Rows are converted to the column types' stored form here, by the types'
 own bind processors, so the stored values are the same as through the ORM. A large
 file is parsed in a second process while this one writes (`_ParserProcess`).
+
+Memory: an import holds a batch at a time and no key of every row: the writer finds
+repeats in the store (`_LedgerWriter`), so memory stays the same however long the
+file is.
 """
 
 import codecs
 import csv
 import gc
+import heapq
 import logging
 import marshal
 import os
@@ -76,6 +81,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import bindparam
 from sqlalchemy.sql.expression import Insert, TableClause
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
@@ -131,6 +137,9 @@ THOUSANDS_SEPARATORS = ("", ".", ",", " ", "'", "\u00a0", "\u202f")
 BATCH_ROWS = 10_000
 # Distinct texts remembered per column kind; past this the parse is simply redone.
 CACHE_LIMIT = 100_000
+# Customers whose stored name an import remembers (about 150 bytes each); past
+# this it looks them up again.
+CUSTOMER_CACHE = 250_000
 # How many warnings are listed one by one before they are only counted.
 WARNING_LIMIT = 50
 
@@ -335,22 +344,47 @@ class ImportResult:
 
 
 class _Warnings:
-    """Warnings of one import: the first ones in full, the rest counted."""
+    """Warnings of one import, each with its line: the first ones by line in full,
+    the rest counted.
+
+    The parsing of the rows and the writing of repeats both add warnings, each in
+    the order of the file but not with each other, and the parsing process sends
+    its own at the end (`state`, `merge`): so the ones listed are always those of
+    the lowest lines, kept in a heap that drops the highest.
+    """
 
     def __init__(self) -> None:
-        self.listed: list[str] = []
+        # (-line, -order, text): the top of the heap is the one to drop first.
+        self.kept: list[tuple[int, int, str]] = []
+        self.added = 0
         self.more = 0
 
-    def add(self, text: str) -> None:
-        if len(self.listed) < WARNING_LIMIT:
-            self.listed.append(text)
+    def add(self, line: int, text: str) -> None:
+        self.added += 1
+        entry = (-line, -self.added, text)
+        if len(self.kept) < WARNING_LIMIT:
+            heapq.heappush(self.kept, entry)
         else:
+            heapq.heappushpop(self.kept, entry)
             self.more += 1
 
+    def state(self) -> tuple[list[tuple[int, str]], int]:
+        """The warnings listed, with their lines, and how many more there were."""
+        return [(-line, text) for line, _, text in sorted(self.kept, reverse=True)], (
+            self.more
+        )
+
+    def merge(self, listed: list[tuple[int, str]], more: int) -> None:
+        """Add the `state` of another import's warnings to these."""
+        for line, text in listed:
+            self.add(line, text)
+        self.more += more
+
     def as_list(self) -> list[str]:
+        texts = [text for _, _, text in sorted(self.kept, reverse=True)]
         if self.more:
-            return [*self.listed, f"and {self.more} more warnings like these"]
-        return list(self.listed)
+            return [*texts, f"and {self.more} more warnings like these"]
+        return texts
 
 
 # ---------------------------------------------------------------------------
@@ -931,8 +965,11 @@ def _no_cycle_collection() -> Iterator[None]:
 class _Customers:
     """The customers met in one import: looked up, created and renamed in batches.
 
-    Remembers each one's stored name and whether it existed before the import;
-    memory grows with the number of customers, not of rows.
+    Remembers the stored name of up to `CUSTOMER_CACHE` customers, and which of
+    them were in the store when looked up (`existed`); past that it forgets them
+    all and looks up again, so that memory stays bounded however many customers a
+    file has. A customer this import created and then forgot is found again as
+    one that exists, and its entries take the writer's slower way for those.
     """
 
     def __init__(self, connection: Connection, condition: str | None) -> None:
@@ -964,6 +1001,10 @@ class _Customers:
     def meet(self, customer_nos: set[str], names: dict[str, str]) -> None:
         """Make sure these customers exist, with the names of `names` where given."""
         unseen = customer_nos.difference(self.names)
+        if len(self.names) + len(unseen) > CUSTOMER_CACHE:
+            self.names.clear()
+            self.existed.clear()
+            unseen = set(customer_nos)
         if unseen:
             found = dict(self.lookup.fetch(self.connection, sorted(unseen)))
             self.names.update(found)
@@ -1027,27 +1068,46 @@ LEDGER_VALUES = LEDGER_COLUMNS[2:]
 
 # Without types: values go in and come out in their stored form (see _Statement).
 _ledger = table("ledger_entry", *(column(name) for name in LEDGER_COLUMNS))
+_ledger_ids = table(
+    "ledger_entry", column("id"), *(column(name) for name in LEDGER_COLUMNS)
+)
 
 
 class _LedgerWriter:
-    """Writes batches of ledger rows, creating the customers they need first.
+    """Writes batches of ledger rows, creating the customers they need first, and
+    numbers the repeats of a document number or an identical row.
 
-    Only customers that existed before the import can have entries in the store
-    already, so only their entries are looked up, to tell new, changed and unchanged
-    entries apart, and only theirs go through the upsert. The entries of a customer
-    that this import created are new by definition and go in by a plain INSERT,
-    which leaves out the conflict check per row: a first import into an empty store
-    looks up nothing and upserts nothing.
+    Only customers found in the store can have entries there already, so only
+    their entries are looked up, to tell new, changed and unchanged entries apart,
+    and only theirs go through the upsert. The entries of a customer that this
+    import created are new by definition and go in by a plain INSERT: a first
+    import into an empty store looks up nothing and upserts nothing.
+
+    A row whose key an earlier row of the file had is a repeat. The parser gives
+    every row the key of a first occurrence; the store tells which keys this import
+    met already, so that no process keeps the keys of every row:
+
+    - the entries this import inserted have an id from `first_new_id` on;
+    - of the entries stored before, those it met are marked in `met`, a bit per id.
+
+    A new customer's repeat makes its INSERT fail on the unique key; a known
+    customer's shows in the lookup. That batch is then numbered in file order
+    (`_numbered`), and only the repeats are remembered, in `repeats`.
     """
 
     def __init__(
-        self, connection: Connection, condition: str | None, result: ImportResult
+        self,
+        connection: Connection,
+        condition: str | None,
+        result: ImportResult,
+        warnings: _Warnings,
     ) -> None:
         self.connection = connection
         self.result = result
+        self.warnings = warnings
         self.customers = _Customers(connection, condition)
         dialect = connection.dialect
-        self.lookup = _Lookup(_ledger, LEDGER_KEY, LEDGER_COLUMNS, dialect)
+        self.lookup = _Lookup(_ledger_ids, LEDGER_KEY, ("id", *LEDGER_COLUMNS), dialect)
         self.insert = _Statement(
             lambda rows: (
                 _ledger.insert() if rows is None else _ledger.insert().values(rows)
@@ -1060,32 +1120,125 @@ class _LedgerWriter:
             dialect,
             LEDGER_COLUMNS,
         )
+        # Writers take turns (write_transaction), so every id from here on is ours.
+        last_id = connection.exec_driver_sql("SELECT max(id) FROM ledger_entry")
+        self.first_new_id = int(last_id.scalar() or 0) + 1
+        self.met = bytearray()  # made when a known customer's entry is first met
+        # How often each repeated key was met: (customer, document or key) -> count.
+        self.repeats: dict[tuple[str, str], int] = {}
 
-    def write(self, rows: list[tuple[Any, ...]], names: dict[str, str]) -> None:
-        """Write one batch of rows with the names of its customers."""
-        # In key order, the writer visits each index page once, not at random.
-        rows.sort()
-        self.customers.meet(set(map(itemgetter(0), rows)), names)
+    def write(self, columns: list[list[Any]], names: dict[str, str]) -> None:
+        """Write one batch, as columns of BATCH_COLUMNS in file order, with the
+        names of its customers."""
+        self.customers.meet(set(columns[0]), names)
         self.result.customers_created = self.customers.created
+        lines = columns[-1]
+        rows = list(zip(*columns[:-1], strict=True))
         existed = self.customers.existed
-        if existed:
-            known = [row for row in rows if row[0] in existed]
-            rows = [row for row in rows if row[0] not in existed]
-            self.upsert.run(self.connection, self._changed(known))
-        self.result.inserted += len(rows)
-        self.insert.run(self.connection, rows)
+        if not existed:
+            self._insert(rows, lines)
+            return
+        known: list[tuple[Any, ...]] = []
+        known_lines: list[int] = []
+        new: list[tuple[Any, ...]] = []
+        new_lines: list[int] = []
+        for row, line in zip(rows, lines, strict=True):
+            if row[0] in existed:
+                known.append(row)
+                known_lines.append(line)
+            else:
+                new.append(row)
+                new_lines.append(line)
+        if known:
+            self._upsert(known, known_lines)
+        if new:
+            self._insert(new, new_lines)
 
-    def _changed(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    def _insert(self, rows: list[tuple[Any, ...]], lines: list[int]) -> None:
+        """Insert the rows of customers this import created."""
+        try:
+            with self.connection.begin_nested():
+                # In key order, the writer visits each index page once.
+                self.insert.run(self.connection, sorted(rows))
+        except IntegrityError:
+            # A key met before: in this batch, or inserted from an earlier one.
+            rows = self._numbered(rows, lines, self._stored(rows))
+            self.insert.run(self.connection, sorted(rows))
+        self.result.inserted += len(rows)
+
+    def _upsert(self, rows: list[tuple[Any, ...]], lines: list[int]) -> None:
+        """Insert or update the rows of customers found in the store."""
+        if not self.met:
+            self.met = bytearray(self.first_new_id // 8 + 1)
+        stored = self._stored(rows)
+        if self._repeats_in(rows, stored):
+            rows = self._numbered(rows, lines, stored)
+            stored = self._stored(rows)
+        met = self.met
+        for entry_id in map(itemgetter(0), stored):
+            met[entry_id >> 3] |= 1 << (entry_id & 7)
+        self.upsert.run(self.connection, sorted(self._changed(rows, stored)))
+
+    def _stored(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        """The stored entries with the keys of `rows`: id, then LEDGER_COLUMNS."""
+        return self.lookup.fetch(self.connection, [(row[0], row[1]) for row in rows])
+
+    def _met_before(self, entry_id: int) -> bool:
+        """Whether this import inserted or met the stored entry `entry_id`."""
+        if entry_id >= self.first_new_id:
+            return True
+        return bool(self.met) and bool(self.met[entry_id >> 3] >> (entry_id & 7) & 1)
+
+    def _repeats_in(self, rows: list[tuple[Any, ...]], stored: list[Any]) -> bool:
+        """Whether a row of `rows` has the key of another or of an entry met before."""
+        if len({(row[0], row[1]) for row in rows}) != len(rows):
+            return True
+        return any(map(self._met_before, map(itemgetter(0), stored)))
+
+    def _numbered(
+        self, rows: list[tuple[Any, ...]], lines: list[int], stored: list[Any]
+    ) -> list[tuple[Any, ...]]:
+        """`rows`, in file order, with the repeats keyed by their occurrence.
+
+        A repeated document number N is kept as a further entry "dup:N#k", with a
+        warning, and the k-th of identical rows without one as "row:…#k".
+        """
+        taken = {(found[1], found[2]) for found in stored if self._met_before(found[0])}
+        numbered = []
+        for row, line in zip(rows, lines, strict=True):
+            key = (row[0], row[1])
+            if key in taken:
+                row = self._repeat(row, line)
+                key = (row[0], row[1])
+            taken.add(key)
+            numbered.append(row)
+        return numbered
+
+    def _repeat(self, row: tuple[Any, ...], line: int) -> tuple[Any, ...]:
+        """`row`, a repeat of an earlier row's key, with the key of its occurrence."""
+        customer_no, key, document_no = row[:3]
+        if document_no is None:
+            identity = key.rpartition("#")[0]
+            count = self.repeats.get((customer_no, identity), 1) + 1
+            self.repeats[customer_no, identity] = count
+            return (customer_no, f"{identity}#{count}", *row[2:])
+        count = self.repeats.get((customer_no, document_no), 1) + 1
+        self.repeats[customer_no, document_no] = count
+        self.warnings.add(
+            line,
+            f"line {line}: document {document_no} of customer {customer_no} "
+            f"appears {count} times; kept as separate entries",
+        )
+        return (customer_no, f"dup:{document_no}#{count}", *row[2:])
+
+    def _changed(
+        self, rows: list[tuple[Any, ...]], stored: list[Any]
+    ) -> list[tuple[Any, ...]]:
         """The rows that are new or differ from the store; counts all three kinds."""
-        stored = {
-            (found[0], found[1]): tuple(found[2:])
-            for found in self.lookup.fetch(
-                self.connection, [(row[0], row[1]) for row in rows]
-            )
-        }
+        before_by_key = {(found[1], found[2]): tuple(found[3:]) for found in stored}
         changed = []
         for row in rows:
-            before = stored.get((row[0], row[1]))
+            before = before_by_key.get((row[0], row[1]))
             if before is None:
                 self.result.inserted += 1
                 changed.append(row)
@@ -1116,23 +1269,24 @@ def import_ledger(
     with write_transaction(engine, check_references=False) as connection:
         if condition is not None:
             ensure_conditions(connection, {condition: ""})
-        writer = _LedgerWriter(connection, condition, result)
+        writer = _LedgerWriter(connection, condition, result, warnings)
         with _tuned_for_import(connection), _no_cycle_collection():
             for columns, names in _parsed_ledger(
                 file, mapping, engine.dialect, warnings
             ):
-                rows = list(zip(*columns, strict=True))
-                result.rows += len(rows)
-                writer.write(rows, names)
+                result.rows += len(columns[0])
+                writer.write(columns, names)
     result.warnings = warnings.as_list()
     _log_done("ledger", result, started)
     return result
 
 
 # A batch of ledger rows in the stored form, as one list per column of
-# LEDGER_COLUMNS, and the customer names they carry. By columns because a batch
-# travels between processes in half the time of the same rows as tuples.
+# BATCH_COLUMNS, and the customer names they carry. By columns because a batch
+# travels between processes in half the time of the same rows as tuples. The
+# last column is the line each row starts on, for the warnings of the writer.
 Batch = tuple[list[list[Any]], dict[str, str]]
+BATCH_COLUMNS = (*LEDGER_COLUMNS, "line")
 
 # From this size on a ledger file is parsed in a second process while this one
 # writes: parsing takes somewhat more than half of an import's time and writing
@@ -1298,7 +1452,7 @@ class _ParserProcess:
                 if kind == "batch":
                     yield payload
                 elif kind == "done":
-                    self.warnings.listed, self.warnings.more = payload
+                    self.warnings.merge(*payload)
                     return
                 elif kind == "refused":
                     raise InputError(payload)
@@ -1364,7 +1518,7 @@ def _parse_and_send(
         with _open(file, mapping) as source:
             for batch in _ledger_batches(source, _Cells(source, dialect), warnings):
                 _send(results, "batch", batch)
-        _send(results, "done", (warnings.listed, warnings.more))
+        _send(results, "done", warnings.state())
     except InputError as refusal:
         _send(results, "refused", str(refusal))
     except BrokenPipeError:
@@ -1418,14 +1572,14 @@ def _ledger_batches(
 
     The rows are read in chunks of `CHUNK_ROWS`, each converted column by column
     (`_LedgerRows.by_columns`), which does per row only what runs in C; a chunk
-    with anything out of the common run (a cell to refuse, a warning, a repeated
-    document number, a blank line) is converted again row by row
+    with anything out of the common run (a cell to refuse, a warning, a blank
+    line) is converted again row by row
     (`_LedgerRows.one_by_one`), which decides. So a file gives the same rows,
     refusals and warnings as if every row went the long way.
     """
     reader = source.reader
     rows = _LedgerRows(source, cells, warnings)
-    batch: list[list[Any]] = [[] for _ in LEDGER_COLUMNS]
+    batch: list[list[Any]] = [[] for _ in BATCH_COLUMNS]
     names: dict[str, str] = {}
     last = reader.line_num
     # The first batches are small, so that the writer can start at once.
@@ -1439,12 +1593,12 @@ def _ledger_batches(
             ends.append(reader.line_num)
         if not chunk:
             break
-        if not rows.by_columns(chunk, batch, names):
+        if not rows.by_columns(chunk, [last, *ends[:-1]], batch, names):
             rows.one_by_one(chunk, ends, last, batch, names)
         last = ends[-1]
         if len(batch[0]) >= size:
             yield batch, names
-            batch = [[] for _ in LEDGER_COLUMNS]
+            batch = [[] for _ in BATCH_COLUMNS]
             names = {}
             size = min(size * 4, BATCH_ROWS)
 
@@ -1479,13 +1633,15 @@ class _Readings(dict[str, Any]):
 
 
 class _LedgerRows:
-    """Converts a ledger file's rows to stored rows, remembering what the file held.
+    """Converts a ledger file's rows to stored rows.
 
-    Knows the mapped columns and keeps what later rows are checked against: how
-    often each entry identity and document number occurred so far, and the keys
-    given to repeated documents. Two ways to convert a chunk of rows, with the same
-    result: `by_columns`, fast, for the common run of rows, and `one_by_one`, for
-    every other chunk.
+    Knows the mapped columns and the texts read so far, and nothing of earlier
+    rows beyond them, so that its memory stays the same however long the file: a
+    document number or an identical row that the file repeats gets the key of its
+    first occurrence here, and the writer, which finds it in the store, numbers it
+    (`_LedgerWriter`). Two ways to convert a chunk of rows, with the same result:
+    `by_columns`, fast, for the common run of rows, and `one_by_one`, for every
+    other chunk.
     """
 
     def __init__(self, source: _File, cells: _Cells, warnings: _Warnings) -> None:
@@ -1503,13 +1659,6 @@ class _LedgerRows:
         self.i_closed = at("closed_at")
         self.i_disputed = at("disputed")
         self.i_on_hold = at("on_hold")
-        # Limitation: numbering identical rows and finding repeated document numbers
-        # needs the keys of every row read so far, about 100 bytes a row (100 MB for
-        # a million rows); everything else an import holds stays the same size.
-        # Each is a customer number, "\x1f" and a document number or an identity.
-        self.documents: set[str] = set()
-        self.repeats: dict[str, int] = {}  # documents met more than once
-        self.identities: dict[str, int] = {}
 
         # The readings of the column by column way. Their refusals only send the
         # chunk the long way, which refuses with the line.
@@ -1538,13 +1687,17 @@ class _LedgerRows:
     # -- column by column -----------------------------------------------------
 
     def by_columns(
-        self, chunk: list[list[str]], batch: list[list[Any]], names: dict[str, str]
+        self,
+        chunk: list[list[str]],
+        befores: list[int],
+        batch: list[list[Any]],
+        names: dict[str, str],
     ) -> bool:
-        """Convert `chunk` onto `batch` and `names`, if it is of the common run.
+        """Convert `chunk` onto `batch` and `names`, if it is of the common run;
+        `befores` are the physical lines before each of its rows.
 
         False, with nothing changed but the readings remembered, when any row needs
-        the long way: a cell that is refused, a warning, a document number the file
-        repeats, a row of another width.
+        the long way: a cell that is refused, a warning, a row of another width.
         """
         if len(chunk[0]) != self.source.width or len({*map(len, chunk)}) != 1:
             return False
@@ -1571,14 +1724,10 @@ class _LedgerRows:
         )
         if documents is None:
             return False
-        first_seen = self._first_seen(customers, documents)
-        if first_seen is None:
-            return False
 
-        # From here on nothing sends the chunk the long way: record what it held.
-        self.documents.update(first_seen)
+        # From here on nothing sends the chunk the long way.
         names.update(named)
-        keys, stored_documents = self._keys(customers, documents, posting, due, cents)
+        keys, stored_documents = self._keys(documents, posting, due, cents)
         converted: tuple[Iterable[Any], ...] = (
             customers,
             keys,
@@ -1587,6 +1736,7 @@ class _LedgerRows:
             map(itemgetter(1), due),
             amounts,
             *optional,
+            map((1).__add__, befores),
         )
         for stored, found in zip(batch, converted, strict=True):
             stored.extend(found)
@@ -1670,45 +1820,27 @@ class _LedgerRows:
             return [(c, name) for c, name in zip(customers, texts, strict=True) if name]
         return list(zip(customers, texts, strict=True))
 
-    def _first_seen(
-        self, customers: list[str], documents: list[str]
-    ) -> list[str] | None:
-        """The chunk's customer and document number pairs, to record, or None if
-        one occurred before, in the chunk or above it: the long way keys the
-        repeat and warns."""
-        pairs = zip(customers, documents, strict=True)
-        if "" in documents:
-            seen = ["\x1f".join(pair) for pair in pairs if pair[1]]
-        else:
-            seen = list(map("\x1f".join, pairs))
-        if len(set(seen)) != len(seen) or not self.documents.isdisjoint(seen):
-            return None
-        return seen
-
     def _keys(
         self,
-        customers: list[str],
         documents: list[str],
         posting: list[tuple[Any, Any]],
         due: list[tuple[Any, Any]],
         cents: list[Any],
     ) -> tuple[list[str], list[str | None]]:
-        """Each row's entry key and stored document number; the identities of rows
-        without a document number are counted."""
+        """Each row's entry key and stored document number, as for the first
+        occurrence of each."""
         if "" not in documents:
             return list(map("doc:".__add__, documents)), list(documents)
         keys = []
         stored: list[str | None] = []
-        for customer_no, document_no, day, due_day, amount in zip(
-            customers, documents, posting, due, cents, strict=True
+        for document_no, day, due_day, amount in zip(
+            documents, posting, due, cents, strict=True
         ):
             if document_no:
                 keys.append("doc:" + document_no)
                 stored.append(document_no)
             else:
-                keys.append(
-                    _row_key(customer_no, day[0], due_day[0], amount, self.identities)
-                )
+                keys.append(_row_key(day[0], due_day[0], amount))
                 stored.append(None)
         return keys, stored
 
@@ -1750,9 +1882,6 @@ class _LedgerRows:
         parse_amount = cells.amount
         parse_boolean = cells.boolean
         stored_false = cells.stored_false
-        documents = self.documents
-        repeats = self.repeats
-        identities = self.identities
         converted: list[tuple[Any, ...]] = []
 
         for row, end in zip(chunk, ends, strict=True):
@@ -1818,27 +1947,16 @@ class _LedgerRows:
             if document_no:
                 if len(document_no) > DOCUMENT_NO_WIDTH or NUL in document_no:
                     _text(source, row, line, "document_no", DOCUMENT_NO_WIDTH)
-                seen = customer_no + "\x1f" + document_no
-                if seen in documents:
-                    count = repeats.get(seen, 1) + 1
-                    repeats[seen] = count
-                    key = f"dup:{document_no}#{count}"
-                    warnings.add(
-                        f"line {line}: document {document_no} of customer "
-                        f"{customer_no} appears {count} times; kept as separate "
-                        "entries"
-                    )
-                else:
-                    documents.add(seen)
-                    key = "doc:" + document_no
+                key = "doc:" + document_no
             else:
                 document_no = None  # stored as NULL, not as an empty text
-                key = _row_key(customer_no, posting[0], due[0], amount[0], identities)
+                key = _row_key(posting[0], due[0], amount[0])
 
             if due[0] < posting[0]:
                 warnings.add(
+                    line,
                     f"line {line}: due date {due[0]} is before posting date "
-                    f"{posting[0]}; imported as it is"
+                    f"{posting[0]}; imported as it is",
                 )
 
             converted.append(
@@ -1853,6 +1971,7 @@ class _LedgerRows:
                     closed,
                     disputed,
                     on_hold,
+                    line,
                 )
             )
 
@@ -1861,17 +1980,12 @@ class _LedgerRows:
             stored.extend(found)
 
 
-def _row_key(
-    customer_no: str, posting: date, due: date, cents: int, identities: dict[str, int]
-) -> str:
+def _row_key(posting: date, due: date, cents: int) -> str:
     """The key of an entry without a document number: a hash of its identity and
-    its occurrence among the customer's rows of that identity so far, counted."""
+    "#1", its first occurrence among the customer's rows of that identity (the
+    writer numbers the later ones)."""
     identity = f"{posting}|{due}|{cents}".encode()
-    key = "row:" + blake2b(identity, digest_size=8).hexdigest()
-    seen = customer_no + "\x1f" + key
-    count = identities.get(seen, 0) + 1
-    identities[seen] = count
-    return f"{key}#{count}"
+    return "row:" + blake2b(identity, digest_size=8).hexdigest() + "#1"
 
 
 # ---------------------------------------------------------------------------

@@ -219,26 +219,30 @@ def test_a_common_export_goes_column_by_column(
     assert long_way == []
 
 
-def test_a_chunk_with_a_repeated_document_goes_the_long_way_and_warns(
-    tmp_path: Path,
+def test_a_repeated_document_keeps_its_first_key_and_the_line_it_starts_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The repeat is in the third chunk; the first is the same document's first
-    # occurrence, read column by column.
+    # The parser keeps nothing of earlier rows: the repeat in the third chunk goes
+    # column by column with the key of a first occurrence, and its line, for the
+    # writer to number and warn about (tests/test_import_repeats.py).
     rows = [
         ["C1", "", f"D{i}", "01-02-2024", "03-03-2024", "1.00", "", "", "", ""]
         for i in range(6)
     ]
     rows.append(["C1", "", "D0", "01-02-2024", "03-03-2024", "2.00", "", "", "", ""])
     path = write(tmp_path, rows)
-    mapping = mapping_for(COLUMNS)
+    monkeypatch.setattr(
+        importing._LedgerRows, "one_by_one", lambda *arguments: pytest.fail()
+    )
 
-    kind, batches, warnings = parse(path, mapping, sqlite.dialect(), by_columns=True)
+    kind, batches, warnings = parse(
+        path, mapping_for(COLUMNS), sqlite.dialect(), by_columns=True
+    )
 
     keys = [row[1] for batch, _ in batches for row in batch]
-    assert keys == [f"doc:D{i}" for i in range(6)] + ["dup:D0#2"]
-    assert warnings == [
-        "line 8: document D0 of customer C1 appears 2 times; kept as separate entries"
-    ]
+    assert keys == [f"doc:D{i}" for i in range(6)] + ["doc:D0"]
+    assert [row[-1] for batch, _ in batches for row in batch] == list(range(2, 9))
+    assert warnings == []
 
 
 def test_a_line_break_in_an_amount_is_refused_on_its_line(tmp_path: Path) -> None:
@@ -288,3 +292,4 @@ def test_a_name_with_a_line_break_reads_the_same_both_ways(tmp_path: Path) -> No
     assert fast == parse(path, mapping, sqlite.dialect(), by_columns=False)
     assert fast[0] == "read"
     assert fast[1][0][1] == {"C1": "Adatum\nSales"}
+    assert [row[-1] for row in fast[1][0][0]] == [2, 4]  # the lines they start on
