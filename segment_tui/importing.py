@@ -22,6 +22,8 @@ Booleans: a cell in `true_values` is true, an empty cell is false. Without
 `false_values` every other text is false; with it, a text in neither list is refused.
 The value "*" in `true_values` stands for any other non-empty text, for systems that
 hold a code where others say yes (Business Central's On Hold and Dispute Status).
+The lists match whatever the case: "no" is the "No" of `false_values`, not any other
+text that "*" makes true.
 
 Speed: the ledger importer is written for files of millions of rows. Rows are
 converted a chunk at a time, column by column, where every cell has a common form
@@ -228,10 +230,12 @@ class SourceFormat(BaseModel):
                 "thousands_separator: must differ from decimal_separator "
                 f"{self.decimal_separator!r}"
             )
-        both = set(self.true_values) & set(self.false_values or ())
+        false_folded = {value.casefold() for value in self.false_values or ()}
+        both = sorted(v for v in self.true_values if v.casefold() in false_folded)
         if both:
             raise ValueError(
-                f"{sorted(both)[0]!r} is in both true_values and false_values"
+                f"{both[0]!r} is in both true_values and false_values, which "
+                "match whatever the case"
             )
         return self
 
@@ -547,9 +551,14 @@ class _Cells:
         self.date_format = source.date_format
         self.decimal = source.decimal_separator
         self.thousands = source.thousands_separator
+        # Compared casefolded; the lists as given name them in a refusal.
         self.true_values = frozenset(source.true_values) - {ANY_TEXT}
         self.false_values = (
             frozenset(source.false_values) if source.false_values is not None else None
+        )
+        self.true_folded = frozenset(value.casefold() for value in self.true_values)
+        self.false_folded = frozenset(
+            value.casefold() for value in source.false_values or ()
         )
         self.any_text_is_true = ANY_TEXT in source.true_values
         self.bind_day = _binder(_ledger_typed.c.posting_date, dialect)
@@ -655,12 +664,10 @@ class _Cells:
 
     def boolean(self, text: str, line: int, product_field: str) -> Any:
         """True or false as the store binds it, per the mapping's value lists."""
-        value = text.strip()
-        if value in self.true_values:
+        value = text.strip().casefold()
+        if value in self.true_folded:
             result = self.stored_true
-        elif not value or (
-            self.false_values is not None and value in self.false_values
-        ):
+        elif not value or value in self.false_folded:
             result = self.stored_false
         elif self.any_text_is_true:
             result = self.stored_true

@@ -435,6 +435,11 @@ def test_a_missing_required_field_is_refused(tmp_path: Path) -> None:
             'true_values = ["J"]\nfalse_values = ["J"]',
             "[source] 'J' is in both true_values and false_values",
         ),
+        (
+            'true_values = ["Yes"]\nfalse_values = ["YES"]',
+            "[source] 'Yes' is in both true_values and false_values, which match "
+            "whatever the case",
+        ),
     ],
 )
 def test_a_bad_source_setting_is_refused(

@@ -621,6 +621,28 @@ def test_any_code_means_yes_where_true_values_has_a_star(
     }
 
 
+def test_true_and_false_values_match_whatever_the_case(
+    store: Engine, tmp_path: Path
+) -> None:
+    # With "*" a text that is not a false value is true: "no" must be the "No" of
+    # false_values, not a code meaning yes.
+    mapping = shipped("bc-customer-ledger-entries.toml", "ledger")
+    file = write_csv(
+        tmp_path,
+        [
+            "Customer No.,Customer Name,Document No.,Posting Date,Due Date,Amount,"
+            "Remaining Amount,Closed at Date,On Hold,Dispute Status",
+            "10000,,D1,01/10/2024,02/09/2024,10.00,10.00,,no,NO",
+            "10000,,D2,01/10/2024,02/09/2024,10.00,10.00,, nO ,Pending",
+        ],
+    )
+
+    importing.import_ledger(store, file, mapping)
+
+    flags = {e.document_no: (e.on_hold, e.disputed) for e in entries(store)}
+    assert flags == {"D1": (False, False), "D2": (False, True)}
+
+
 def test_without_false_values_any_other_text_is_false(
     store: Engine, tmp_path: Path
 ) -> None:
