@@ -10,7 +10,7 @@ import re
 from datetime import date
 
 from sqlalchemy import Engine
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Input, Label, ProgressBar, Static
@@ -40,11 +40,30 @@ def parse_reference(text: str) -> date | None:
         return None
 
 
+class DateInput(Input):
+    """A field for a date written YYYY-MM-DD: only digits and "-" are typed into
+    it, so that the keys bound around it, the dialog's `y` and `n`, work here too."""
+
+    DATE_CHARACTERS = frozenset("0123456789-")
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # Keys this field does not take stay with the bindings of the dialog.
+        return character is not None and character in self.DATE_CHARACTERS
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character not in self.DATE_CHARACTERS:
+            event.prevent_default()  # a key bound to nothing: not typed either
+
+
 class CreateProposalsDialog(Dialog[RunSummary | None]):
     """Asks for the reference date, then creates the proposals as of that date.
 
+    The date field has the focus, its text selected, so that typing a date
+    replaces today's and Enter creates; `y` and `n` answer the dialog as ever.
     The result is the run's summary, or None when nothing was created.
     """
+
+    AUTO_FOCUS = "#reference"
 
     def __init__(self, engine: Engine, operator: str, today: date) -> None:
         super().__init__(_("Create proposals"), ok_label=_("Create"))
@@ -65,7 +84,7 @@ class CreateProposalsDialog(Dialog[RunSummary | None]):
         )
         with Horizontal(classes="field"):
             yield Label(_("Reference date"), classes="field-label")
-            yield Input(
+            yield DateInput(
                 self.today.isoformat(),
                 placeholder=_("YYYY-MM-DD"),
                 id="reference",

@@ -52,6 +52,42 @@ async def test_invalid_reference_date_disables_ok(empty_store: Store) -> None:
         assert "as of 2024-06-30" in str(app.screen.query_one("#status").content)
 
 
+async def test_a_date_typed_on_opening_the_dialog_is_the_reference(
+    empty_store: Store,
+) -> None:
+    # The field has the focus with today's date selected: typing replaces it, a
+    # letter is not typed into it, and Enter creates as of the date typed.
+    app = empty_store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, CreateProposalsDialog)
+        field = dialog.query_one("#reference", Input)
+        assert app.focused is field
+
+        await pilot.press(*"2024-06-30", "x")
+        assert field.value == "2024-06-30"
+        await pilot.press("enter")
+        await settle(pilot)
+
+        assert isinstance(app.screen, ProposalsScreen)
+        assert "as of 2024-06-30" in str(app.screen.query_one("#status").content)
+
+
+async def test_y_creates_from_the_date_field(empty_store: Store) -> None:
+    app = empty_store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.focused, Input)
+        await pilot.press("y")
+        await settle(pilot)
+
+        assert isinstance(app.screen, ProposalsScreen)
+        assert "as of 2024-07-01" in str(app.screen.query_one("#status").content)
+
+
 async def test_create_dialog_cancel_keys(empty_store: Store) -> None:
     app = empty_store.app()
     async with app.run_test(size=SIZE) as pilot:

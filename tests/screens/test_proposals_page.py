@@ -78,7 +78,7 @@ async def test_create_fills_the_table(empty_store: Store) -> None:
         await settle(pilot)
         dialog = app.screen
         assert isinstance(dialog, CreateProposalsDialog)
-        assert app.focused is dialog.ok_button
+        assert app.focused is dialog.query_one("#reference")
         assert "There are no open proposals to replace." in str(
             dialog.query_one("#scope", Static).content
         )
