@@ -216,7 +216,8 @@ class _Generator:
 
     Dates are day offsets from the reference date (0 is `today`, negative is
     earlier), turned into stored values by looking them up in `days`, so that no date
-    arithmetic happens per row. Amounts are whole cents.
+    arithmetic happens per row. Amounts are whole cents. Each entry is keyed
+    "doc:" and its document number, as an import of that document keys it.
     """
 
     def __init__(
@@ -357,7 +358,7 @@ class _Generator:
             ledger.append(
                 (
                     customer_no,
-                    document_no,
+                    "doc:" + document_no,
                     document_no,
                     days[posted + back],
                     days[due + back],
@@ -401,7 +402,7 @@ class _Generator:
             ledger.append(
                 (
                     customer_no,
-                    document_no,
+                    "doc:" + document_no,
                     document_no,
                     day,
                     day,
@@ -427,7 +428,7 @@ class _Generator:
             ledger.append(
                 (
                     customer_no,
-                    document_no,
+                    "doc:" + document_no,
                     document_no,
                     day,
                     day,

@@ -339,6 +339,48 @@ def test_the_default_setup_finds_every_segment_and_a_mix_of_proposals(
 # --- Consistency with the store -----------------------------------------------------
 
 
+def test_an_import_of_the_demo_ledger_finds_every_entry(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # The demo keys its entries as an import keys a document: the same documents,
+    # exported and imported again, change nothing and add nothing.
+    from segment_tui.importing import Mapping, SourceFormat, import_ledger
+
+    generate_demo(engine, today=TODAY, customers=20)
+    with Session(engine) as session:
+        stored = session.scalars(select(models.LedgerEntry)).all()
+        lines = ["Customer,Document,Posted,Due,Amount,Remaining,Closed,Disputed,Hold"]
+        lines += [
+            f"{e.customer_no},{e.document_no},{e.posting_date},{e.due_date},"
+            f"{e.amount},{'' if e.remaining_amount is None else e.remaining_amount},"
+            f"{e.closed_at or ''},{'Yes' if e.disputed else ''},"
+            f"{'Yes' if e.on_hold else ''}"
+            for e in stored
+        ]
+    file = tmp_path / "ledger.csv"
+    file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    mapping = Mapping(
+        kind="ledger",
+        name="m.toml",
+        source=SourceFormat(),
+        columns={
+            "customer_no": "Customer",
+            "document_no": "Document",
+            "posting_date": "Posted",
+            "due_date": "Due",
+            "amount": "Amount",
+            "remaining_amount": "Remaining",
+            "closed_at": "Closed",
+            "disputed": "Disputed",
+            "on_hold": "Hold",
+        },
+    )
+
+    result = import_ledger(engine, file, mapping)
+
+    assert (result.unchanged, result.inserted, result.updated) == (len(stored), 0, 0)
+
+
 def test_foreign_keys_hold(demo_400: Engine) -> None:
     with demo_400.connect() as conn:
         broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
