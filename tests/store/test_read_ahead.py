@@ -50,7 +50,11 @@ def test_stopping_early_ends_the_process(database: str) -> None:
 
 
 def test_a_process_that_dies_is_an_error_here(database: str) -> None:
-    reader = SecondProcessReader(database, "SELECT v FROM n ORDER BY v", 10, 5)
+    # 50 MB of rows, more than the pipe holds: the process is still sending when
+    # it is killed, however fast it ran until then.
+    reader = SecondProcessReader(
+        database, "SELECT v, zeroblob(20000) FROM n ORDER BY v", 10, 5
+    )
     batches = reader.batches()
     next(batches)
     reader.process.kill()
