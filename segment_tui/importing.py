@@ -83,7 +83,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import bindparam
 from sqlalchemy.sql.expression import Insert, TableClause
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
@@ -347,48 +346,56 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
 
 
+# The kinds of warning, in the order two warnings about one line are listed.
+REPEAT_WARNING = 0
+DATE_WARNING = 1
+
+
 class _Warnings:
-    """Warnings of one import, each with its line: the first ones by line in full,
-    the rest counted.
+    """Warnings of one import, each with its line and kind: the first ones by line
+    in full, the rest counted.
 
     The parsing of the rows and the writing of repeats both add warnings, each in
     the order of the file but not with each other, and the parsing process sends
     its own at the end (`state`, `merge`): so the ones listed are always those of
-    the lowest lines, kept in a heap that drops the highest.
+    the lowest lines, kept in a heap that drops the highest, and two about one
+    line are listed by kind, whichever process found them.
     """
 
     def __init__(self) -> None:
-        # (-line, -order, text): the top of the heap is the one to drop first.
-        self.kept: list[tuple[int, int, str]] = []
+        # (-line, -kind, -order, text): the top of the heap is the one to drop.
+        self.kept: list[tuple[int, int, int, str]] = []
         self.added = 0
         self.more = 0
 
-    def add(self, line: int, text: str) -> None:
+    def add(self, line: int, text: str, kind: int) -> None:
         self.added += 1
-        entry = (-line, -self.added, text)
+        entry = (-line, -kind, -self.added, text)
         if len(self.kept) < WARNING_LIMIT:
             heapq.heappush(self.kept, entry)
         else:
             heapq.heappushpop(self.kept, entry)
             self.more += 1
 
-    def state(self) -> tuple[list[tuple[int, str]], int]:
-        """The warnings listed, with their lines, and how many more there were."""
-        return [(-line, text) for line, _, text in sorted(self.kept, reverse=True)], (
-            self.more
-        )
+    def state(self) -> tuple[list[tuple[int, int, str]], int]:
+        """The warnings listed, as (line, kind, text), and how many more there were."""
+        listed = [(-line, -kind, text) for line, kind, _, text in self._in_order()]
+        return listed, self.more
 
-    def merge(self, listed: list[tuple[int, str]], more: int) -> None:
+    def merge(self, listed: list[tuple[int, int, str]], more: int) -> None:
         """Add the `state` of another import's warnings to these."""
-        for line, text in listed:
-            self.add(line, text)
+        for line, kind, text in listed:
+            self.add(line, text, kind)
         self.more += more
 
     def as_list(self) -> list[str]:
-        texts = [text for _, _, text in sorted(self.kept, reverse=True)]
+        texts = [text for *_, text in self._in_order()]
         if self.more:
             return [*texts, f"and {self.more} more warnings like these"]
         return texts
+
+    def _in_order(self) -> list[tuple[int, int, int, str]]:
+        return sorted(self.kept, reverse=True)
 
 
 # ---------------------------------------------------------------------------
@@ -806,19 +813,23 @@ class _Statement:
             raise RuntimeError(f"parameters in the order {order}, not {expected}")
         return str(compiled)
 
-    def run(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+    def run(self, connection: Connection, rows: list[tuple[Any, ...]]) -> int:
+        """Run the statement for `rows`; how many rows it wrote, as the driver
+        counts them (sqlite3 and psycopg add up those of every statement)."""
         size = self.per_statement
         whole = len(rows) - len(rows) % size if size > 1 else 0
+        written = 0
         if whole:
-            connection.exec_driver_sql(
+            written += connection.exec_driver_sql(
                 self.multiple,
                 [
                     tuple(chain.from_iterable(rows[start : start + size]))
                     for start in range(0, whole, size)
                 ],
-            )
+            ).rowcount
         if rows[whole:]:
-            connection.exec_driver_sql(self.single, rows[whole:])
+            written += connection.exec_driver_sql(self.single, rows[whole:]).rowcount
+        return written
 
 
 class _Lookup:
@@ -1072,6 +1083,9 @@ LEDGER_COLUMNS = (
 )
 LEDGER_KEY = LEDGER_COLUMNS[:2]
 LEDGER_VALUES = LEDGER_COLUMNS[2:]
+# Rows sorted by their identity alone: two rows of one key (a repeat not yet
+# numbered) may hold None where the other holds a value, which do not compare.
+_KEY = itemgetter(0, 1)
 
 # Without types: values go in and come out in their stored form (see _Statement).
 _ledger = table("ledger_entry", *(column(name) for name in LEDGER_COLUMNS))
@@ -1097,9 +1111,10 @@ class _LedgerWriter:
     - the entries this import inserted have an id from `first_new_id` on;
     - of the entries stored before, those it met are marked in `met`, a bit per id.
 
-    A new customer's repeat makes its INSERT fail on the unique key; a known
-    customer's shows in the lookup. That batch is then numbered in file order
-    (`_numbered`), and only the repeats are remembered, in `repeats`.
+    A new customer's repeat is a row its INSERT leaves out (ON CONFLICT DO
+    NOTHING), so that fewer rows go in than the batch has; a known customer's
+    shows in the lookup. That batch is then numbered in file order (`_numbered`),
+    and only the repeats are remembered, in `repeats`.
     """
 
     def __init__(
@@ -1122,6 +1137,11 @@ class _LedgerWriter:
             dialect,
             LEDGER_COLUMNS,
         )
+        self.insert_new = _Statement(
+            lambda rows: _upsert(_ledger, dialect, LEDGER_KEY, (), rows),
+            dialect,
+            LEDGER_COLUMNS,
+        )
         self.upsert = _Statement(
             lambda rows: _upsert(_ledger, dialect, LEDGER_KEY, LEDGER_VALUES, rows),
             dialect,
@@ -1131,7 +1151,7 @@ class _LedgerWriter:
         last_id = connection.exec_driver_sql("SELECT max(id) FROM ledger_entry")
         self.first_new_id = int(last_id.scalar() or 0) + 1
         self.met = bytearray()  # made when a known customer's entry is first met
-        # How often each repeated key was met: (customer, document or key) -> count.
+        # How often each repeated key was met: (customer, key of the first) -> count.
         self.repeats: dict[tuple[str, str], int] = {}
 
     def write(self, columns: list[list[Any]], names: dict[str, str]) -> None:
@@ -1163,14 +1183,15 @@ class _LedgerWriter:
 
     def _insert(self, rows: list[tuple[Any, ...]], lines: list[int]) -> None:
         """Insert the rows of customers this import created."""
-        try:
-            with self.connection.begin_nested():
-                # In key order, the writer visits each index page once.
-                self.insert.run(self.connection, sorted(rows))
-        except IntegrityError:
-            # A key met before: in this batch, or inserted from an earlier one.
+        savepoint = self.connection.begin_nested()
+        # In key order, the writer visits each index page once.
+        if self.insert_new.run(self.connection, sorted(rows, key=_KEY)) == len(rows):
+            savepoint.commit()
+        else:
+            # A key met before, in this batch or inserted from an earlier one.
+            savepoint.rollback()
             rows = self._numbered(rows, lines, self._stored(rows))
-            self.insert.run(self.connection, sorted(rows))
+            self.insert.run(self.connection, sorted(rows, key=_KEY))
         self.result.inserted += len(rows)
 
     def _upsert(self, rows: list[tuple[Any, ...]], lines: list[int]) -> None:
@@ -1184,7 +1205,7 @@ class _LedgerWriter:
         met = self.met
         for entry_id in map(itemgetter(0), stored):
             met[entry_id >> 3] |= 1 << (entry_id & 7)
-        self.upsert.run(self.connection, sorted(self._changed(rows, stored)))
+        self.upsert.run(self.connection, sorted(self._changed(rows, stored), key=_KEY))
 
     def _stored(self, rows: list[tuple[Any, ...]]) -> list[Any]:
         """The stored entries with the keys of `rows`: id, then LEDGER_COLUMNS."""
@@ -1223,18 +1244,18 @@ class _LedgerWriter:
 
     def _repeat(self, row: tuple[Any, ...], line: int) -> tuple[Any, ...]:
         """`row`, a repeat of an earlier row's key, with the key of its occurrence."""
+        # Counted by the key of the first occurrence, "doc:N" or "row:…#1": a
+        # document number that reads like an identity is counted apart from it.
         customer_no, key, document_no = row[:3]
+        count = self.repeats.get((customer_no, key), 1) + 1
+        self.repeats[customer_no, key] = count
         if document_no is None:
-            identity = key.rpartition("#")[0]
-            count = self.repeats.get((customer_no, identity), 1) + 1
-            self.repeats[customer_no, identity] = count
-            return (customer_no, f"{identity}#{count}", *row[2:])
-        count = self.repeats.get((customer_no, document_no), 1) + 1
-        self.repeats[customer_no, document_no] = count
+            return (customer_no, f"{key.removesuffix('#1')}#{count}", *row[2:])
         self.warnings.add(
             line,
             f"line {line}: document {document_no} of customer {customer_no} "
             f"appears {count} times; kept as separate entries",
+            REPEAT_WARNING,
         )
         return (customer_no, f"dup:{document_no}#{count}", *row[2:])
 
@@ -1964,6 +1985,7 @@ class _LedgerRows:
                     line,
                     f"line {line}: due date {due[0]} is before posting date "
                     f"{posting[0]}; imported as it is",
+                    DATE_WARNING,
                 )
 
             converted.append(
