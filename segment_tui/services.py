@@ -557,8 +557,26 @@ def count_transitions(
     What an apply of `selection` would change, before it is made. Nothing is
     committed: the temporary tables of the selection go with the rollback.
     """
+    return count_selection(engine, selection).transitions
+
+
+@dataclass(frozen=True)
+class SelectionCount:
+    """What an apply of a selection would change, counted before it is made."""
+
+    transitions: Counter[tuple[str | None, str]]
+    """How many selected open proposals go from which condition to which."""
+    hidden: int = 0
+    """How many of them the proposals list does not show under its filter."""
+
+
+def count_selection(
+    engine: Engine, selection: Selection, filter_text: str = ""
+) -> SelectionCount:
+    """The selected open proposals by change of condition, and how many of them
+    the list does not show under `filter_text`, the filter the operator sees."""
     with engine.connect() as connection, _selected(connection, selection) as chosen:
-        return chosen.transitions()
+        return SelectionCount(chosen.transitions(), chosen.count_hidden(filter_text))
 
 
 def _not_open(chosen: SelectedProposals) -> list["Skipped"]:

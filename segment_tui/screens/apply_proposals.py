@@ -44,10 +44,11 @@ class ApplyProposalsDialog(Dialog[ApplyResult | None]):
     """Applies the selected proposals after showing what they change.
 
     `selected` is how many the page counted as selected; those of them that are
-    no longer open when the dialog counts are mentioned. The result is what the
-    apply did, or None when the operator cancelled. With `run_id` (the run the
-    proposals were shown from) the store refuses the apply when a newer run has
-    replaced them meanwhile.
+    no longer open when the dialog counts are mentioned, and so are those that
+    the list's filter (`filter_text`) hides: marks stay when the filter changes,
+    and an apply takes them all. The result is what the apply did, or None when
+    the operator cancelled. With `run_id` (the run the proposals were shown from)
+    the store refuses the apply when a newer run has replaced them meanwhile.
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class ApplyProposalsDialog(Dialog[ApplyResult | None]):
         selection: Selection,
         selected: int,
         run_id: int | None,
+        filter_text: str = "",
     ) -> None:
         super().__init__(_("Apply proposals"), ok_label=_("Apply"))
         self.engine = engine
@@ -64,6 +66,7 @@ class ApplyProposalsDialog(Dialog[ApplyResult | None]):
         self.selection = selection
         self.selected = selected
         self.run_id = run_id
+        self.filter_text = filter_text
         self._applying = False
 
     def compose_body(self) -> ComposeResult:
@@ -87,13 +90,17 @@ class ApplyProposalsDialog(Dialog[ApplyResult | None]):
     @work(thread=True, exclusive=True, group="apply-count")
     def _count(self) -> None:
         try:
-            counts = services.count_transitions(self.engine, self.selection)
+            counted = services.count_selection(
+                self.engine, self.selection, self.filter_text
+            )
         except Exception as error:  # shown to the operator, and logged there
             self.app.call_from_thread(self._failed, error)
         else:
-            self.app.call_from_thread(self._show_breakdown, counts)
+            self.app.call_from_thread(
+                self._show_breakdown, counted.transitions, counted.hidden
+            )
 
-    def _show_breakdown(self, counts: Breakdown) -> None:
+    def _show_breakdown(self, counts: Breakdown, hidden: int = 0) -> None:
         total = sum(counts.values())
         if total == 0:
             summary = _("None of these proposals is open any more.")
@@ -105,6 +112,12 @@ class ApplyProposalsDialog(Dialog[ApplyResult | None]):
         if gone > 0:
             summary += " " + _(
                 "({count} selected are no longer open.)", count=f"{gone:,}"
+            )
+        if hidden > 0 and total > 0:
+            summary += " " + _(
+                "({count} of them are hidden by the filter {text}.)",
+                count=f"{hidden:,}",
+                text=repr(self.filter_text.strip()),
             )
         self.query_one("#summary", Static).update(summary)
 

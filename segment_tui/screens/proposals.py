@@ -492,7 +492,12 @@ class ProposalsScreen(Screen[None]):
             return
         run_id = self.run.run_id if self.run else None
         dialog = ApplyProposalsDialog(
-            self.engine, self.operator, targets.selection, targets.count, run_id
+            self.engine,
+            self.operator,
+            targets.selection,
+            targets.count,
+            run_id,
+            self.source.filter_text,
         )
         self.app.push_screen(dialog, lambda result: self._applied(result, targets))
 

@@ -54,7 +54,7 @@ from sqlalchemy.sql import ColumnElement, Delete, Select, Update
 
 from segment_tui.rules.conditions import FLAG_NAMES
 from segment_tui.store.models import Customer, Proposal, SegmentChange
-from segment_tui.store.proposal_source import any_filter
+from segment_tui.store.proposal_source import any_filter, filter_condition
 from segment_tui.store.proposal_writer import create_indexes, drop_own_indexes
 
 _temporary = MetaData()
@@ -303,6 +303,15 @@ class SelectedProposals:
         for current, proposed, number in self.connection.execute(query):
             counts[(current, proposed)] += int(number)
         return counts
+
+    def count_hidden(self, filter_text: str) -> int:
+        """How many selected proposals the list does not show under `filter_text`."""
+        if not filter_text.strip():
+            return 0
+        p = Proposal.__table__.c
+        shown = filter_condition(filter_text, p.customer_no, _name_of(), p.segment)
+        query = self._where(select(func.count()).select_from(Proposal.__table__))
+        return int(self.connection.execute(query.where(not_(shown))).scalar_one())
 
     def write_history(
         self,

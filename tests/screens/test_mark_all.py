@@ -162,6 +162,38 @@ async def test_mark_all_under_a_filter_applies_only_those(any_store: Store) -> N
     assert history(any_store) == poor
 
 
+async def test_the_apply_dialog_says_how_many_marks_the_filter_hides(
+    any_store: Store,
+) -> None:
+    # Marks stay when the filter changes, and an apply takes them all: the dialog
+    # says how many of them the list does not show.
+    by_customer = segments(any_store)
+    poor = {no for no, segment in by_customer.items() if segment == "POOR"}
+    arrears = {no for no, segment in by_customer.items() if segment == "ARREARS"}
+    assert poor and arrears
+    app = any_store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"poor", "enter")
+        await settle(pilot)
+        await pilot.press("ctrl+a", "slash", "ctrl+u", *"arrears", "enter")
+        await settle(pilot)
+        await pilot.press("space")  # the first ARREARS row, shown
+        await pilot.pause()
+
+        await apply_marked(pilot, app)
+        assert summary_of(app) == (
+            f"{len(poor) + 1} proposals will be applied: ({len(poor)} of them are "
+            "hidden by the filter 'arrears'.)"
+        )
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("slash", "escape")  # no filter: nothing hidden
+        await settle(pilot)
+        await apply_marked(pilot, app)
+        assert summary_of(app) == f"{len(poor) + 1} proposals will be applied:"
+
+
 async def test_mark_all_then_delete(any_store: Store) -> None:
     before = open_proposals(any_store.engine)
     app = any_store.app()
