@@ -87,6 +87,9 @@ _CATALOGS: dict[str, dict[str, str]] = {
         "({count} of them are hidden by the filter {text}.)": (
             "({count} daarvan verbergt het filter {text}.)"
         ),
+        "{count} of them are hidden by the filter {text}.": (
+            "{count} daarvan verbergt het filter {text}."
+        ),
         "Close": "Sluiten",
         "{applied} applied, {skipped} skipped. The skipped proposals stay open:": (
             "{applied} toegepast, {skipped} overgeslagen. De overgeslagen voorstellen "

@@ -438,7 +438,15 @@ class ProposalsScreen(Screen[None]):
             if confirmed:
                 self._delete(targets, run_id)
 
-        self.app.push_screen(ConfirmDelete(targets.count), answered)
+        self.app.push_screen(
+            ConfirmDelete(
+                targets.count,
+                self.engine,
+                targets.selection,
+                self.source.filter_text,
+            ),
+            answered,
+        )
 
     @work(thread=True, exclusive=True, group="store")
     def _delete(self, targets: Targets, run_id: int | None) -> None:

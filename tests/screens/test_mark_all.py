@@ -194,6 +194,34 @@ async def test_the_apply_dialog_says_how_many_marks_the_filter_hides(
         assert summary_of(app) == f"{len(poor) + 1} proposals will be applied:"
 
 
+async def test_the_delete_question_says_how_many_marks_the_filter_hides(
+    any_store: Store,
+) -> None:
+    by_customer = segments(any_store)
+    poor = {no for no, segment in by_customer.items() if segment == "POOR"}
+    app = any_store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"poor", "enter")
+        await settle(pilot)
+        await pilot.press("ctrl+a", "slash", "ctrl+u", *"arrears", "enter")
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDelete)
+        hidden = dialog.query_one("#hidden", Static)
+        assert hidden.display
+        assert str(hidden.content) == (
+            f"{len(poor)} of them are hidden by the filter 'arrears'."
+        )
+        await pilot.press("n")
+        await settle(pilot)
+
+    assert len(open_proposals(any_store.engine)) == len(by_customer)
+
+
 async def test_mark_all_then_delete(any_store: Store) -> None:
     before = open_proposals(any_store.engine)
     app = any_store.app()
