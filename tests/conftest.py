@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
+
+from segment_tui.store.engine import create_schema, make_engine
 
 # --- Database fixtures: SQLite and PostgreSQL -------------------------------------
 
@@ -80,3 +83,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'segment.db'}"
     else:
         yield from _fresh_pg_database(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def any_store(db_url: str) -> Iterator[Engine]:
+    """A fresh store with the schema on each backend; the screen and store tests
+    have stores of their own shape (their conftest.py)."""
+    engine = make_engine(db_url)
+    create_schema(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

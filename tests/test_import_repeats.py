@@ -9,7 +9,6 @@ are those of that count, and importing the file again changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -45,16 +44,6 @@ MAPPING = Mapping(
 # paid: closed with nothing remaining, where an open one has neither, so that two
 # rows of one key may hold a value where the other holds none.
 Row = tuple[str, str, str, str, bool]
-
-
-@pytest.fixture
-def any_store(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    create_schema(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

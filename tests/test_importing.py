@@ -45,17 +45,6 @@ def store(tmp_path: Path) -> Iterator[Engine]:
         engine.dispose()
 
 
-@pytest.fixture
-def any_store(db_url: str) -> Iterator[Engine]:
-    """A fresh store on SQLite and, where the suite has one, on PostgreSQL."""
-    engine = make_engine(db_url)
-    create_schema(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
 def shipped(name: str, kind: importing.Kind) -> Mapping:
     return load_mapping(MAPPINGS / name, kind)
 
