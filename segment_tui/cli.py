@@ -24,6 +24,11 @@ from segment_tui.paths import default_database, demo_database
 from segment_tui.rules.conditions import FLAG_NAMES, shown_value
 from segment_tui.rules.metrics import METRIC_NAMES
 from segment_tui.rules.setup import load_setup
+from segment_tui.rules.window import (
+    EARLIEST_REFERENCE,
+    LATEST_REFERENCE,
+    is_reference_date,
+)
 from segment_tui.store.engine import (
     create_schema,
     database_url,
@@ -44,12 +49,19 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def iso_date(text: str) -> date:
+    """A reference date written YYYY-MM-DD, within the range the metrics take."""
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date; write YYYY-MM-DD"
         ) from None
+    if not is_reference_date(day):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range; a reference date lies from "
+            f"{EARLIEST_REFERENCE} to {LATEST_REFERENCE}"
+        )
+    return day
 
 
 def build_parser() -> ArgumentParser:

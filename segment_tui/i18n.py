@@ -84,6 +84,10 @@ _CATALOGS: dict[str, dict[str, str]] = {
         "({count} selected are no longer open.)": (
             "({count} gekozen staan niet meer open.)"
         ),
+        ("{value} is out of range; a reference date lies from {first} to {last}."): (
+            "{value} valt buiten het bereik; een peildatum ligt tussen {first} en "
+            "{last}."
+        ),
         "({count} of them are hidden by the filter {text}.)": (
             "({count} daarvan verbergt het filter {text}.)"
         ),

@@ -40,6 +40,11 @@ from segment_tui.rules.chooser import (
 from segment_tui.rules.metrics import Metrics
 from segment_tui.rules.segments import Choice, choose_segment
 from segment_tui.rules.setup import Setup, parse_setup
+from segment_tui.rules.window import (
+    EARLIEST_REFERENCE,
+    LATEST_REFERENCE,
+    is_reference_date,
+)
 from segment_tui.store.engine import checkpoint_log, create_schema, write_transaction
 from segment_tui.store.metrics_sql import (
     CustomerRow,
@@ -232,6 +237,7 @@ def iter_evaluations(
     customer_nos: list[str] | None = None,
 ) -> Iterator[Evaluation]:
     """Every customer (or the given ones), in customer number order, evaluated."""
+    _check_reference(reference)
     settings = setup.settings
     rows = iter_customer_totals(
         connection,
@@ -242,6 +248,14 @@ def iter_evaluations(
     )
     for row in rows:
         yield evaluate(row, setup)
+
+
+def _check_reference(reference: date) -> None:
+    if not is_reference_date(reference):
+        raise InputError(
+            f"reference date {reference} is out of range; a reference date lies "
+            f"from {EARLIEST_REFERENCE} to {LATEST_REFERENCE}"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -278,6 +292,7 @@ def create_proposals(
     segment's dunning condition differs from the customer's current one. With `setup`
     given, that setup is used and recorded as a trial version instead of the current.
     """
+    _check_reference(reference)
     started = time.perf_counter()
     # Unchecked references: every proposal names the run made here and a customer
     # read from the store in this transaction, which holds the write lock; checking

@@ -4,6 +4,17 @@ import calendar
 from dataclasses import dataclass
 from datetime import date
 
+# The reference dates the metrics are computed for. The window reaches back up to
+# years and the queries a day beyond the reference, which the ends of Python's
+# date range (year 1 and 9999) cannot take; no ledger lies near them anyway.
+EARLIEST_REFERENCE = date(1900, 1, 1)
+LATEST_REFERENCE = date(2999, 12, 31)
+
+
+def is_reference_date(day: date) -> bool:
+    """Whether `day` can be a reference date (see EARLIEST_REFERENCE)."""
+    return EARLIEST_REFERENCE <= day <= LATEST_REFERENCE
+
 
 def months_before(reference: date, months: int) -> date:
     """The date `months` calendar months before `reference`.

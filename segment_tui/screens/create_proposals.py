@@ -18,6 +18,11 @@ from textual.worker import Worker, get_current_worker
 
 from segment_tui import services
 from segment_tui.i18n import _
+from segment_tui.rules.window import (
+    EARLIEST_REFERENCE,
+    LATEST_REFERENCE,
+    is_reference_date,
+)
 from segment_tui.screens.error import show_error
 from segment_tui.services import RunSummary
 from segment_tui.widgets.dialog import Dialog
@@ -38,6 +43,13 @@ def parse_reference(text: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         return None
+
+
+def reference_in(text: str) -> date | None:
+    """The reference date in `text`: a date (`parse_reference`) in the range the
+    metrics take (`is_reference_date`), else None."""
+    day = parse_reference(text)
+    return day if day is not None and is_reference_date(day) else None
 
 
 class DateInput(Input):
@@ -135,13 +147,23 @@ class CreateProposalsDialog(Dialog[RunSummary | None]):
 
     @property
     def reference(self) -> date | None:
-        return parse_reference(self.query_one("#reference", Input).value)
+        return reference_in(self.query_one("#reference", Input).value)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         error = self.query_one("#date-error", Static)
         if self.reference is None:
             value = event.value.strip()
-            if value:
+            if parse_reference(value) is not None:
+                error.update(
+                    _(
+                        "{value} is out of range; a reference date lies from "
+                        "{first} to {last}.",
+                        value=repr(value),
+                        first=EARLIEST_REFERENCE.isoformat(),
+                        last=LATEST_REFERENCE.isoformat(),
+                    )
+                )
+            elif value:
                 error.update(
                     _(
                         "{value} is not a date; write YYYY-MM-DD, e.g. {example}.",

@@ -484,6 +484,8 @@ def test_a_bad_setup_file_is_refused(
 REFUSED_ARGUMENTS = {
     "impossible date": ["metrics", "--date", "2024-02-30"],
     "date not ISO": ["propose", "--date", "30-06-2024"],
+    "date before the range": ["propose", "--date", "0001-01-01"],
+    "date after the range": ["metrics", "--date", "9999-12-31"],
     "missing setup file": ["setup", "load", "no-such-setup.toml"],
     "apply unknown customer": ["apply", "NOPE"],
     "delete unknown customer": ["delete", "C001", "NOPE"],

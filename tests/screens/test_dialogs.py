@@ -42,6 +42,15 @@ async def test_invalid_reference_date_disables_ok(empty_store: Store) -> None:
         await pilot.pause()
         assert "Enter the reference date as YYYY-MM-DD." in str(error.content)
 
+        for out_of_range in ("0001-01-01", "9999-12-31"):
+            field.value = out_of_range
+            await pilot.pause()
+            assert dialog.ok_button.disabled
+            assert str(error.content) == (
+                f"'{out_of_range}' is out of range; a reference date lies from "
+                "1900-01-01 to 2999-12-31."
+            )
+
         field.value = "2024-06-30"
         await pilot.pause()
         assert not dialog.ok_button.disabled

@@ -8,11 +8,14 @@ replaces the open proposals, and a trial setup is recorded but never made curren
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import pytest
+
 from segment_tui import services
+from segment_tui.errors import InputError
 from segment_tui.rules.setup import parse_setup
 from segment_tui.services import Selection
 from segment_tui.store.models import ProposalRun, SegmentChange, SetupVersion
@@ -219,3 +222,17 @@ def test_initialise_is_idempotent_and_keeps_the_stored_setup(
 
     assert services.initialise(cycle.engine, "x") is False
     assert cycle.count(SetupVersion) == versions
+
+
+def test_a_reference_date_out_of_range_is_refused_and_changes_nothing(
+    cycle: CycleStore,
+) -> None:
+    # Year 1 has no months before it for the window; 9999-12-31 no day after it.
+    cycle.propose()
+    before = [p.customer_no for p in services.list_proposals(cycle.engine)]
+
+    for reference in (date(1, 1, 1), date(9999, 12, 31)):
+        with pytest.raises(InputError, match="out of range; a reference date lies"):
+            services.create_proposals(cycle.engine, reference, cycle.operator)
+
+    assert [p.customer_no for p in services.list_proposals(cycle.engine)] == before
