@@ -135,6 +135,7 @@ class ProposalsScreen(Screen[None]):
         Binding("c", "create", _("Create")),
         Binding("slash", "filter", _("Filter")),
         Binding("s", "sort", _("Sort")),
+        Binding("q", "app.quit", _("Quit")),
     ]
 
     def __init__(self, engine: Engine, operator: str, today: date) -> None:

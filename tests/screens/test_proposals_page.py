@@ -70,6 +70,16 @@ async def test_empty_page_says_how_to_create(empty_store: Store) -> None:
         assert not {"a", "d", "space", "s", "ctrl+a"} & keys
 
 
+async def test_q_quits_from_the_list(store: Store) -> None:
+    app = store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0
+        assert not app.is_running
+
+
 async def test_create_fills_the_table(empty_store: Store) -> None:
     app = empty_store.app()
     async with app.run_test(size=SIZE) as pilot:
