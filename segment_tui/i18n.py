@@ -49,7 +49,7 @@ _CATALOGS: dict[str, dict[str, str]] = {
             "De openstaande voorstellen: beoordelen, verwijderen en toepassen"
         ),
         "Evaluate every customer as of a reference date": (
-            "Elke klant beoordelen per een peildatum"
+            "Elke klant beoordelen op een peildatum"
         ),
         "Apply the marked proposals, or the one under the cursor": (
             "De gemarkeerde voorstellen toepassen, of dat onder de cursor"
@@ -124,7 +124,7 @@ _CATALOGS: dict[str, dict[str, str]] = {
             "Evaluates every customer as of the reference date and proposes a new "
             "dunning condition where the customer's segment calls for one."
         ): (
-            "Beoordeelt elke klant per de peildatum en stelt een nieuwe "
+            "Beoordeelt elke klant op de peildatum en stelt een nieuwe "
             "aanmaningsconditie voor waar het segment van de klant daarom vraagt."
         ),
         (
