@@ -186,7 +186,14 @@ class SkippedProposals(Dialog[None]):
     AUTO_FOCUS = "#ok"
 
     def __init__(self, result: ApplyResult) -> None:
-        super().__init__(_("Proposals applied"), ok_label=_("Close"), with_cancel=False)
+        # Wide: a reason names both conditions and should not hide behind a
+        # horizontal scroll bar.
+        super().__init__(
+            _("Proposals applied"),
+            ok_label=_("Close"),
+            with_cancel=False,
+            classes="wide",
+        )
         self.result = result
 
     def compose_body(self) -> ComposeResult:

@@ -250,6 +250,7 @@ async def test_stale_proposal_is_skipped_and_reported(store: Store) -> None:
         skipped_table = report.query_one("#skipped")
         assert skipped_table.row_count == 1
         assert "changed from" in report.result.skipped[0].why
+        assert skipped_table.max_scroll_x == 0  # the whole reason is in view
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, ProposalsScreen)
