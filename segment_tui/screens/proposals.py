@@ -27,7 +27,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Input, Static
 
 from segment_tui import services
 from segment_tui.customer_detail import default_reference
@@ -133,7 +133,9 @@ class ProposalsScreen(Screen[None]):
         Binding("a", "apply", _("Apply")),
         Binding("d,delete", "delete", _("Delete")),
         Binding("c", "create", _("Create")),
-        Binding("slash", "filter", _("Filter")),
+        # A priority binding runs as the key arrives, before the keys typed after
+        # it are handed out: they then reach the filter box (FilterBar.open).
+        Binding("slash", "filter", _("Filter"), priority=True),
         Binding("s", "sort", _("Sort")),
         Binding("q", "app.quit", _("Quit")),
     ]
@@ -276,6 +278,8 @@ class ProposalsScreen(Screen[None]):
         if action == "clear_marks":
             return table.mark_count > 0
         if action == "filter":
+            if isinstance(self.focused, Input):
+                return False  # a "/" typed into the filter box is text
             return self.open_count > 0 or bool(self.source.filter_text)
         return True
 

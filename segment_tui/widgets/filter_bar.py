@@ -54,9 +54,14 @@ class FilterBar(Horizontal):
         return self.input.value.strip()
 
     def open(self) -> None:
-        """Show the box and put the cursor in it, with the current text selected."""
+        """Show the box and put the cursor in it, with the current text selected.
+
+        The focus moves at once, not on the next turn of the app (`focus`), so
+        that keys typed right after the one that opened the box, and waiting
+        already, go into it rather than to the list.
+        """
         self.display = True
-        self.input.focus()
+        self.screen.set_focus(self.input)
         self.input.select_all()
 
     def action_close(self) -> None:

@@ -18,7 +18,8 @@ from screen_support import (
     settle,
 )
 from sqlalchemy import select, update
-from textual.widgets import Static
+from textual import events
+from textual.widgets import Input, Static
 
 from segment_tui import services
 from segment_tui.screens.apply_proposals import ApplyProposalsDialog, SkippedProposals
@@ -27,7 +28,7 @@ from segment_tui.screens.create_proposals import CreateProposalsDialog
 from segment_tui.screens.customer import CustomerScreen
 from segment_tui.screens.error import ErrorScreen
 from segment_tui.screens.proposals import ProposalsScreen
-from segment_tui.store.models import Customer, SegmentChange
+from segment_tui.store.models import Customer, Proposal, SegmentChange
 from segment_tui.widgets.proposal_table import ProposalTable
 
 
@@ -68,6 +69,44 @@ async def test_empty_page_says_how_to_create(empty_store: Store) -> None:
         keys = shown_keys(app)
         assert "c" in keys
         assert not {"a", "d", "space", "s", "ctrl+a"} & keys
+
+
+def segments_of(store: Store) -> list[str]:
+    with store.engine.connect() as connection:
+        return list(connection.execute(select(Proposal.segment)).scalars())
+
+
+def type_ahead(app: Any, keys: str) -> None:
+    """Queue `keys` at once, as a fast typist's or a pasted line's arrive, before
+    the app has handled the first."""
+    for key in keys:
+        name = {"/": "slash", "\r": "enter"}.get(key, key)
+        app.post_message(events.Key(name, None if key == "\r" else key))
+
+
+async def test_a_filter_typed_ahead_reaches_the_filter_box(store: Store) -> None:
+    # "/" opens the box and gives it the keys; those typed right after it must not
+    # go to the list that had them before.
+    by_segment = segments_of(store)
+    app = store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        type_ahead(app, "/poor\r")
+        await settle(pilot)
+
+        assert status_of(app).startswith(
+            f"{by_segment.count('POOR')} of {len(by_segment)} proposals match 'poor'"
+        )
+
+
+async def test_a_slash_in_the_filter_box_is_typed(store: Store) -> None:
+    app = store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "a", "slash", "b")
+        await settle(pilot)
+
+        assert app.screen.query_one("FilterBar Input", Input).value == "a/b"
 
 
 async def test_q_quits_from_the_list(store: Store) -> None:
