@@ -132,9 +132,11 @@ class ProposalsScreen(Screen[None]):
         Binding("escape", "clear_marks", _("Clear marks")),
         Binding("a", "apply", _("Apply")),
         Binding("d,delete", "delete", _("Delete")),
-        Binding("c", "create", _("Create")),
-        # A priority binding runs as the key arrives, before the keys typed after
-        # it are handed out: they then reach the filter box (FilterBar.open).
+        # Priority bindings run as the key arrives, before the keys typed after it
+        # are handed out: those then reach the create dialog's date field or the
+        # filter box (FilterBar.open), not the list. In the filter box both are
+        # text (check_action).
+        Binding("c", "create", _("Create"), priority=True),
         Binding("slash", "filter", _("Filter"), priority=True),
         Binding("s", "sort", _("Sort")),
         Binding("q", "app.quit", _("Quit")),
@@ -266,6 +268,8 @@ class ProposalsScreen(Screen[None]):
     # Which keys apply now
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("create", "filter") and isinstance(self.focused, Input):
+            return False  # typed into the filter box: text
         try:
             table = self.table
         except NoMatches:  # asked before the table is composed
@@ -278,8 +282,6 @@ class ProposalsScreen(Screen[None]):
         if action == "clear_marks":
             return table.mark_count > 0
         if action == "filter":
-            if isinstance(self.focused, Input):
-                return False  # a "/" typed into the filter box is text
             return self.open_count > 0 or bool(self.source.filter_text)
         return True
 

@@ -99,14 +99,27 @@ async def test_a_filter_typed_ahead_reaches_the_filter_box(store: Store) -> None
         )
 
 
-async def test_a_slash_in_the_filter_box_is_typed(store: Store) -> None:
+async def test_a_date_typed_ahead_is_the_reference_date(store: Store) -> None:
+    # "c", a date and Enter in one go create as of that date, not as of today.
     app = store.app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("slash", "a", "slash", "b")
+        type_ahead(app, "c2024-06-15\r")
         await settle(pilot)
 
-        assert app.screen.query_one("FilterBar Input", Input).value == "a/b"
+        assert isinstance(app.screen, ProposalsScreen)
+        assert "run 2 as of 2024-06-15" in status_of(app)
+
+
+async def test_slash_and_c_in_the_filter_box_are_typed(store: Store) -> None:
+    app = store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "a", "slash", "c")
+        await settle(pilot)
+
+        assert app.screen.query_one("FilterBar Input", Input).value == "a/c"
+        assert isinstance(app.screen, ProposalsScreen)
 
 
 async def test_q_quits_from_the_list(store: Store) -> None:
