@@ -7,24 +7,20 @@ reuse one database for all of its examples instead of creating one per example.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine, delete
 
-from segment_tui.store.engine import create_schema, make_engine, write_transaction
+from segment_tui.store.engine import write_transaction
 from segment_tui.store.models import Customer, LedgerEntry, Reminder
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Engine]:
-    """An engine on a fresh database with the schema created, disposed afterwards."""
-    engine = make_engine(db_url)
-    create_schema(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
+def store(any_store: Engine) -> Engine:
+    """An engine on a fresh database with the schema created, disposed afterwards
+    (`any_store` of tests/conftest.py)."""
+    return any_store
 
 
 @pytest.fixture
