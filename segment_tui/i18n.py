@@ -88,9 +88,6 @@ _CATALOGS: dict[str, dict[str, str]] = {
             "{value} valt buiten het bereik; een peildatum ligt tussen {first} en "
             "{last}."
         ),
-        "({count} of them are hidden by the filter {text}.)": (
-            "({count} daarvan verbergt het filter {text}.)"
-        ),
         "{count} of them are hidden by the filter {text}.": (
             "{count} daarvan verbergt het filter {text}."
         ),

@@ -594,6 +594,13 @@ def count_selection(
         return SelectionCount(chosen.transitions(), chosen.count_hidden(filter_text))
 
 
+def count_hidden(engine: Engine, selection: Selection, filter_text: str) -> int:
+    """How many selected open proposals the list does not show under
+    `filter_text`: what a delete of `selection` takes out of the operator's view."""
+    with engine.connect() as connection, _selected(connection, selection) as chosen:
+        return chosen.count_hidden(filter_text)
+
+
 def _not_open(chosen: SelectedProposals) -> list["Skipped"]:
     """Selected proposals that are no longer open: applied or deleted meanwhile."""
     customers, ids = chosen.not_open()

@@ -114,11 +114,13 @@ class ApplyProposalsDialog(Dialog[ApplyResult | None]):
                 "({count} selected are no longer open.)", count=f"{gone:,}"
             )
         if hidden > 0 and total > 0:
-            summary += " " + _(
-                "({count} of them are hidden by the filter {text}.)",
+            # The delete question's sentence, in brackets as the note above.
+            hidden_text = _(
+                "{count} of them are hidden by the filter {text}.",
                 count=f"{hidden:,}",
                 text=repr(self.filter_text.strip()),
             )
+            summary += f" ({hidden_text})"
         self.query_one("#summary", Static).update(summary)
 
         lines = breakdown_lines(counts)

@@ -67,12 +67,12 @@ class ConfirmDelete(Dialog[bool]):
     @work(thread=True, exclusive=True, group="delete-count")
     def _count_hidden(self, engine: Engine, selection: Selection) -> None:
         try:
-            hidden = services.count_selection(engine, selection, self.filter_text)
+            hidden = services.count_hidden(engine, selection, self.filter_text)
         except Exception:  # the question stands without it; the delete reports
             log.warning("counting the hidden proposals failed", exc_info=True)
             return
-        if hidden.hidden:
-            self.app.call_from_thread(self._show_hidden, hidden.hidden)
+        if hidden:
+            self.app.call_from_thread(self._show_hidden, hidden)
 
     def _show_hidden(self, count: int) -> None:
         note = self.query_one("#hidden", Static)
