@@ -231,14 +231,20 @@ class Proposal(Base):
     __tablename__ = "proposal"
     # The list sorts by these columns, then by id (schema version 0002). Every
     # open proposal belongs to the newest run: an index on the run would never
-    # narrow a search (dropped in schema version 0004). The apply dialog counts
-    # the proposals by their change of condition (schema version 0006).
+    # narrow a search (dropped in schema version 0004). The proposed condition's
+    # index also serves the apply dialog's count of the proposals by their change
+    # of condition; the list's ties of that sort go by the current condition
+    # (schema version 0008, which merged the two indexes of that column).
     __table_args__ = (
         Index("ix_proposal_segment", "segment", "id"),
-        Index("ix_proposal_proposed_condition", "proposed_condition", "id"),
+        Index(
+            "ix_proposal_proposed_condition",
+            "proposed_condition",
+            "current_condition",
+            "id",
+        ),
         Index("ix_proposal_overdue_amount", "overdue_amount", "id"),
         Index("ix_proposal_late_ratio", "late_ratio", "id"),
-        Index("ix_proposal_transition", "current_condition", "proposed_condition"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

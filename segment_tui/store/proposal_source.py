@@ -15,12 +15,12 @@ delete use it too, so that they act on exactly the proposals the list showed.
 """
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, true
+from sqlalchemy import Engine, and_, false, func, or_, select, true
 from sqlalchemy.sql import ColumnElement, Select
 
 from segment_tui.store.models import Customer, Proposal
@@ -34,24 +34,31 @@ KEYS_BATCH = 10_000
 ESCAPE = "/"
 """Escapes the LIKE wildcards; not a backslash, which PostgreSQL reads differently."""
 
-# The columns the list can be sorted by, by the key the screen uses for its column.
-# Conditions can be NULL (a customer without one); coalesced, so that NULLs sort as
-# the empty text on every database and the page boundaries can be compared.
+# The columns the list can be sorted by, by the key the screen uses for its column:
+# the columns the order goes by, before the proposal id that breaks the last tie.
+# Conditions can be NULL (a customer without one). The current condition's own
+# column is coalesced, so that NULLs sort as the empty text on every database.
 # Limitation: no index serves the coalesced current condition, so with that sort
 # every page is sorted afresh from all open proposals: about half a second a page
-# on 770,000 proposals in SQLite. The other columns have an index.
+# on 770,000 proposals in SQLite. The other orders have an index.
+# The proposed condition's ties go by the current condition as stored: one index
+# (schema version 0008) serves that order and the apply dialog's count by change
+# of condition. Its NULLs sort where the database puts them (first on SQLite,
+# last on PostgreSQL), so that the index serves the order on both.
 _proposal = Proposal.__table__.c
 _customer = Customer.__table__.c
 
-SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
-    "customer_no": _proposal.customer_no,
-    "name": _customer.name,
-    "current_condition": func.coalesce(_proposal.current_condition, ""),
-    "segment": _proposal.segment,
-    "proposed_condition": _proposal.proposed_condition,
-    "overdue_amount": _proposal.overdue_amount,
-    "late_ratio": _proposal.late_ratio,
+SORT_COLUMNS: dict[str, tuple[ColumnElement[Any], ...]] = {
+    "customer_no": (_proposal.customer_no,),
+    "name": (_customer.name,),
+    "current_condition": (func.coalesce(_proposal.current_condition, ""),),
+    "segment": (_proposal.segment,),
+    "proposed_condition": (_proposal.proposed_condition, _proposal.current_condition),
+    "overdue_amount": (_proposal.overdue_amount,),
+    "late_ratio": (_proposal.late_ratio,),
 }
+"""The first column of each order is never NULL: the database seeks in its index
+by a range on it."""
 
 DEFAULT_SORT = "customer_no"
 
@@ -163,7 +170,7 @@ class ProposalSource:
         return column_key in SORT_COLUMNS
 
     def set_sort(self, column_key: str, reverse: bool = False) -> None:
-        """Order by a column of `SORT_COLUMNS`; ties are broken by proposal id."""
+        """Order by a column of `SORT_COLUMNS`; the last ties go by proposal id."""
         if column_key not in SORT_COLUMNS:
             raise ValueError(
                 f"cannot sort by {column_key!r}; sortable: " + ", ".join(SORT_COLUMNS)
@@ -213,7 +220,7 @@ class ProposalSource:
         if offset < 0 or limit <= 0:
             return []
         sort = SORT_COLUMNS[self._sort_key]
-        query = self._filtered(self._rows_query(sort.label("sort_value")))
+        query = self._filtered(self._rows_query(_sort_labels(sort)))
         backwards = False
         if offset in self._before:
             query = query.where(self._beyond(sort, self._before[offset], forward=True))
@@ -246,8 +253,8 @@ class ProposalSource:
             rows.reverse()
             offset = offset + limit - len(rows)
         if rows:
-            self._at[offset] = (rows[0].sort_value, rows[0].id)
-            self._before[offset + len(rows)] = (rows[-1].sort_value, rows[-1].id)
+            self._at[offset] = _edge(rows[0], len(sort))
+            self._before[offset + len(rows)] = _edge(rows[-1], len(sort))
         return [_record(row) for row in rows]
 
     def keys(self) -> Iterator[int]:
@@ -316,7 +323,7 @@ class ProposalSource:
         """Where an open proposal is in the current order and filter, or None."""
         sort = SORT_COLUMNS[self._sort_key]
         edge_query = self._filtered(
-            select(sort.label("sort_value"))
+            select(Proposal.id, *_sort_labels(sort))
             .select_from(self._from(joined=True))
             .where(Proposal.id == proposal_id)
         )
@@ -327,9 +334,7 @@ class ProposalSource:
             before = self._filtered(
                 select(func.count())
                 .select_from(self._from(joined=True))
-                .where(
-                    self._beyond(sort, (edge.sort_value, proposal_id), forward=False)
-                )
+                .where(self._beyond(sort, _edge(edge, len(sort)), forward=False))
             )
             return int(connection.execute(before).scalar_one())
 
@@ -344,7 +349,7 @@ class ProposalSource:
         ids = list(proposal_ids)
         base = select(
             Proposal.current_condition, Proposal.proposed_condition, func.count()
-        ).group_by(Proposal.current_condition, Proposal.proposed_condition)
+        ).group_by(Proposal.proposed_condition, Proposal.current_condition)
         with self._engine.connect() as connection:
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start : start + CHUNK]
@@ -384,7 +389,7 @@ class ProposalSource:
         )
 
     @staticmethod
-    def _rows_query(sort_value: ColumnElement[Any]) -> Select[Any]:
+    def _rows_query(sort_values: list[ColumnElement[Any]]) -> Select[Any]:
         return select(
             Proposal.id,
             Proposal.run_id,
@@ -396,29 +401,67 @@ class ProposalSource:
             Proposal.reason,
             Proposal.overdue_amount,
             Proposal.late_ratio,
-            sort_value,
+            *sort_values,
         ).join(Customer, Customer.customer_no == Proposal.customer_no)
 
     def _ordered(
-        self, query: Select[Any], sort: ColumnElement[Any], backwards: bool
+        self, query: Select[Any], sort: Sequence[ColumnElement[Any]], backwards: bool
     ) -> Select[Any]:
-        """ORDER BY the sort column, ties by id; `backwards` flips the direction."""
+        """ORDER BY the sort columns, ties by id; `backwards` flips the direction."""
         if self._reverse != backwards:
-            return query.order_by(sort.desc(), Proposal.id.desc())
-        return query.order_by(sort.asc(), Proposal.id.asc())
+            return query.order_by(*(c.desc() for c in sort), Proposal.id.desc())
+        return query.order_by(*(c.asc() for c in sort), Proposal.id.asc())
 
     def _beyond(
-        self, sort: ColumnElement[Any], edge: tuple[Any, int], *, forward: bool
+        self,
+        sort: Sequence[ColumnElement[Any]],
+        edge: tuple[tuple[Any, ...], int],
+        *,
+        forward: bool,
     ) -> ColumnElement[bool]:
         """The rows after `edge` in the current order, or before it.
 
-        Written as a range on the sort column first, so that the database can
-        seek in its index rather than test every row.
+        Written as a range on the first sort column, and then column by column,
+        so that the database can seek in its index rather than test every row.
         """
-        value, edge_id = edge
-        if forward != self._reverse:
-            return and_(sort >= value, or_(sort > value, Proposal.id > edge_id))
-        return and_(sort <= value, or_(sort < value, Proposal.id < edge_id))
+        values, edge_id = edge
+        ascending = forward != self._reverse
+        beyond: ColumnElement[bool] = (
+            Proposal.id > edge_id if ascending else Proposal.id < edge_id
+        )
+        for column, value in reversed(list(zip(sort, values, strict=True))):
+            beyond = or_(
+                self._past(column, value, ascending),
+                and_(column.is_(None) if value is None else column == value, beyond),
+            )
+        first, value = sort[0], values[0]
+        return and_(first >= value if ascending else first <= value, beyond)
+
+    def _past(
+        self, column: ColumnElement[Any], value: Any, ascending: bool
+    ) -> ColumnElement[bool]:
+        """The rows whose `column` comes strictly after `value` (before it, when
+        not `ascending`), NULLs where the database sorts them."""
+        nullable = getattr(column, "nullable", False)
+        # SQLite sorts NULL before every text, PostgreSQL after: going upwards
+        # NULLs come first on SQLite, going downwards on PostgreSQL.
+        nulls_first = (self._engine.dialect.name == "sqlite") == ascending
+        if value is None:
+            return column.is_not(None) if nulls_first else false()
+        past: ColumnElement[bool] = column > value if ascending else column < value
+        if not nullable:
+            return past
+        return past if nulls_first else or_(past, column.is_(None))
+
+
+def _sort_labels(sort: Sequence[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+    return [column.label(f"sort_{number}") for number, column in enumerate(sort)]
+
+
+def _edge(row: Any, columns: int) -> tuple[tuple[Any, ...], int]:
+    """A row's place in the order: its sort values (`_sort_labels`) and its id."""
+    mapping = row._mapping
+    return tuple(mapping[f"sort_{n}"] for n in range(columns)), int(mapping["id"])
 
 
 def _record(row: Any) -> ProposalRecord:

@@ -298,7 +298,7 @@ class SelectedProposals:
         p = Proposal.__table__.c
         query = self._where(
             select(p.current_condition, p.proposed_condition, func.count())
-        ).group_by(p.current_condition, p.proposed_condition)
+        ).group_by(p.proposed_condition, p.current_condition)  # as indexed
         counts: Counter[tuple[str | None, str]] = Counter()
         for current, proposed, number in self.connection.execute(query):
             counts[(current, proposed)] += int(number)

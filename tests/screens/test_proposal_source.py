@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from segment_tui.store.models import Proposal
 from segment_tui.store.proposal_source import (
     SORT_COLUMNS,
+    ProposalRecord,
     ProposalSource,
     like_pattern,
 )
@@ -95,6 +96,32 @@ def test_sort_by_amount_is_numeric_not_textual(any_store: Store) -> None:
     assert all(isinstance(value, Decimal) for value in amounts)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_sort_by_proposed_condition_ties_by_current_condition(
+    any_store: Store, reverse: bool
+) -> None:
+    # Customers without a condition come where the database sorts NULL, first on
+    # SQLite and last on PostgreSQL, so that the index gives the order.
+    source = ProposalSource(any_store.engine)
+    source.set_sort("proposed_condition", reverse)
+    records = source.fetch(0, 10_000)
+    nulls_first = any_store.engine.dialect.name == "sqlite"
+
+    def key(record: ProposalRecord) -> tuple[str, bool, str, int]:
+        current = record.current_condition
+        placed = (current is None) != nulls_first
+        return (record.proposed_condition, placed, current or "", record.id)
+
+    assert [r.id for r in records] == [
+        r.id for r in sorted(records, key=key, reverse=reverse)
+    ]
+    assert any(r.current_condition is None for r in records)
+    assert len({r.current_condition for r in records}) > 2
+    # Every row an edge of a page, those without a condition too.
+    source.reload()
+    assert paged(source, 1) == [r.id for r in records]
+
+
 def test_unknown_sort_column_is_refused(any_store: Store) -> None:
     with pytest.raises(ValueError, match="cannot sort by 'reason'"):
         ProposalSource(any_store.engine).set_sort("reason")
@@ -156,7 +183,9 @@ def test_transitions_and_ids(any_store: Store) -> None:
     assert source.customer_no(999_999) is None
 
 
-@pytest.mark.parametrize("column", ["customer_no", "current_condition", "name"])
+@pytest.mark.parametrize(
+    "column", ["customer_no", "current_condition", "name", "proposed_condition"]
+)
 @pytest.mark.parametrize("reverse", [False, True])
 def test_position_of_a_proposal(any_store: Store, column: str, reverse: bool) -> None:
     source = ProposalSource(any_store.engine)
