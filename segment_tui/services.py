@@ -285,19 +285,24 @@ def create_proposals(
     setup: Setup | None = None,
     setup_source: str = "",
     progress: Progress | None = None,
+    checkpoint_now: bool = True,
 ) -> RunSummary:
     """Evaluate every customer as of `reference` and replace the open proposals.
 
     A customer gets a proposal when it is not excluded, a segment matches, and that
     segment's dunning condition differs from the customer's current one. With `setup`
     given, that setup is used and recorded as a trial version instead of the current.
+    `checkpoint_now` as for `apply_proposals`: a run that writes every proposal
+    leaves a log that takes a third of a second to copy at a million customers.
     """
     _check_reference(reference)
     started = time.perf_counter()
     # Unchecked references: every proposal names the run made here and a customer
     # read from the store in this transaction, which holds the write lock; checking
     # a million of them one by one would cost a tenth of the run.
-    with write_transaction(engine, check_references=False) as connection:
+    with write_transaction(
+        engine, check_references=False, checkpoint=checkpoint_now
+    ) as connection:
         if setup is None:
             version_id, setup = require_setup(connection)
         else:

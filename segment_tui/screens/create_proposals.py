@@ -225,7 +225,12 @@ class CreateProposalsDialog(Dialog[RunSummary | None]):
 
         try:
             summary = services.create_proposals(
-                self.engine, reference, self.operator, progress=progress
+                self.engine,
+                reference,
+                self.operator,
+                progress=progress,
+                # The page tidies the store once it shows the new proposals.
+                checkpoint_now=False,
             )
         except _Stopped:
             self.app.call_from_thread(self._stopped)

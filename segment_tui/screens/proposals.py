@@ -416,6 +416,7 @@ class ProposalsScreen(Screen[None]):
         if summary is None:
             return
         self.reload()
+        self._tidy()
         self.table.move_cursor(row=0)
         if summary.proposal_count == 1:
             made = _("1 proposal created")
@@ -492,7 +493,7 @@ class ProposalsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="tidy")
     def _tidy(self) -> None:
-        # What the delete or apply left for later, so that the list came back
+        # What the run, delete or apply left for later, so that the list came back
         # sooner (services.tidy_store). Should it fail, the next write does it.
         try:
             services.tidy_store(self.engine)

@@ -329,14 +329,15 @@ async def test_a_stale_proposal_under_mark_all_stays_open_and_marked(
     assert history(any_store) == sorted(set(before) - {stale})
 
 
-async def test_the_page_tidies_the_store_after_an_apply_and_a_delete(
+async def test_the_page_tidies_the_store_after_a_run_an_apply_and_a_delete(
     any_store: Store, monkeypatch: Any
 ) -> None:
-    # Apply and delete leave copying SQLite's log for later (checkpoint_now=False),
-    # so that the list comes back sooner; the page then does it in a worker.
+    # A run, an apply and a delete leave copying SQLite's log for later
+    # (checkpoint_now=False), so that the list comes back sooner; the page then
+    # does it in a worker.
     writes: list[bool] = []
     tidied: list[str] = []
-    for name in ("apply_proposals", "delete_proposals"):
+    for name in ("create_proposals", "apply_proposals", "delete_proposals"):
         write = getattr(services, name)
 
         def recorded(*arguments: Any, write: Any = write, **options: Any) -> Any:
@@ -359,6 +360,9 @@ async def test_the_page_tidies_the_store_after_an_apply_and_a_delete(
         await pilot.press("y")
         await settle(pilot)
         assert tidied == ["tidy", "tidy"]
+        await pilot.press("c", "enter")
+        await settle(pilot)
+        assert tidied == ["tidy", "tidy", "tidy"]
 
-    assert writes == [False, False]
+    assert writes == [False, False, False]
     assert history(any_store) != []
