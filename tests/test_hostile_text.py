@@ -385,6 +385,9 @@ ALLOWED = {
     ("store/engine.py", "f\"PRAGMA foreign_keys = {('ON' if on else 'OFF')}\""): (
         "one of two constants"
     ),
+    ("store/engine.py", "f'PRAGMA threads = {SORT_THREADS}'"): (
+        "a constant: min() of 4 and the number of processors"
+    ),
     ("importing.py", "f'PRAGMA cache_size = {-IMPORT_CACHE_KIB}'"): "a constant",
     ("importing.py", "f'PRAGMA cache_size = {int(before or 0)}'"): (
         "an int() of the value SQLite itself reported"
