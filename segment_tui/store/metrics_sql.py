@@ -39,6 +39,8 @@ from segment_tui.rules.metrics import Totals, derive_values
 from segment_tui.rules.window import Window
 from segment_tui.store.models import Customer, Day, LedgerEntry, Money, Reminder
 from segment_tui.store.sqlite_values import (
+    REMINDER_COUNT_UNIT,
+    REMINDER_LEVEL_OFFSET,
     CustomerValues,
     ValueStream,
     sqlite_value_stream,
@@ -73,10 +75,6 @@ _TOTALS_OF = {
     "max_reminder_level": (),
 }
 """The totals a metric follows from, where they are not the metric's own name."""
-
-
-REMINDER_METRICS = ("reminder_count", "max_reminder_level")
-"""The metrics that come from the reminders, in the order a run's query has them."""
 
 
 def totals_for(metrics: Collection[str]) -> frozenset[str]:
@@ -266,7 +264,9 @@ def customer_ledger_query(
     first; here it walks the customers in key order, aggregates each one's entries
     through the ledger's unique index (which starts with the customer) and reads
     its reminders through the reminders' unique index, so the rows stream out as
-    they are made.
+    they are made. The two reminder totals come as one number (see
+    `sqlite_values.REMINDER_COUNT_UNIT`): one look-up in that index per customer
+    instead of two, a tenth of the query's time.
 
     With `metrics` given, only the totals those metrics need are computed; every
     other total is 0. A proposal run reads only the metrics of its setup's
@@ -290,21 +290,25 @@ def customer_ledger_query(
     )
     zero: ColumnElement[int] = literal_column("0", Integer())
     totals = ledger_totals(le.c, reference, lookback_months, tolerance)
-    reminders: list[Any] = [
-        select(func.count()).where(issued_in_window).scalar_subquery(),
-        select(func.coalesce(func.max(rc.level), zero))
-        .where(issued_in_window)
-        .scalar_subquery(),
-    ]
+    reminder_parts: list[Any] = []
+    if metrics is None or "reminder_count" in metrics:
+        unit = literal_column(str(REMINDER_COUNT_UNIT), Integer())
+        reminder_parts.append(func.count() * unit)
+    if metrics is None or "max_reminder_level" in metrics:
+        reminder_parts.append(func.coalesce(func.max(rc.level), zero))
+    offset = literal_column(str(REMINDER_LEVEL_OFFSET), Integer())
+    reminders: Any = offset
+    if reminder_parts:
+        reminders = (
+            select(sum(reminder_parts[1:], reminder_parts[0]) + offset)
+            .where(issued_in_window)
+            .scalar_subquery()
+        )
     if metrics is not None:
         needed = totals_for(metrics)
         totals = [
             total if total.name in needed else zero.label(total.name)
             for total in totals
-        ]
-        reminders = [
-            reminder if name in metrics else zero
-            for reminder, name in zip(reminders, REMINDER_METRICS, strict=True)
         ]
     return (
         select(
@@ -312,10 +316,7 @@ def customer_ledger_query(
             cu.dunning_condition,
             sum(flag_bits[1:], flag_bits[0]).label("flags"),
             *totals,
-            *(
-                reminder.label(name)
-                for reminder, name in zip(reminders, REMINDER_METRICS, strict=True)
-            ),
+            reminders.label("reminders"),
         )
         .select_from(customer.outerjoin(le, entries))
         .group_by(cu.customer_no)

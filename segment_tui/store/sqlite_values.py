@@ -33,6 +33,17 @@ log = logging.getLogger(__name__)
 CustomerValues = tuple[str, str | None, tuple[Any, ...]]
 """Customer number, current dunning condition, and the values in VALUE_NAMES order."""
 
+_COUNT_SHIFT = 32
+REMINDER_COUNT_UNIT = 1 << _COUNT_SHIFT
+REMINDER_LEVEL_OFFSET = 1 << 31
+"""A customer's reminder totals come as one number: the count times
+`REMINDER_COUNT_UNIT`, plus the highest level plus `REMINDER_LEVEL_OFFSET`. Any
+32-bit level (the store's INTEGER on PostgreSQL; an import takes 0 to 2**31 - 1)
+then fills the low 32 bits alone, and a count below 2**31 keeps the number within
+SQLite's 64-bit integers. Reading both totals in one subquery looks the customer
+up in the reminders' index once instead of twice."""
+_LOW_BITS = REMINDER_COUNT_UNIT - 1
+
 _FLAG_VALUES = tuple(
     tuple(bool(bits & (1 << position)) for position in range(len(FLAG_NAMES)))
     for bits in range(1 << len(FLAG_NAMES))
@@ -112,12 +123,13 @@ def _values(batches: Iterator[list[Any]]) -> Iterator[CustomerValues]:
     money = money_from_cents
     zero_money = money(0)
     flag_values = _FLAG_VALUES
+    shift, low_bits, level_offset = _COUNT_SHIFT, _LOW_BITS, REMINDER_LEVEL_OFFSET
     try:
         for batch in batches:
             for row in batch:
                 (no, condition, flags, invoices, paid, late, days_late) = row[:7]
                 (max_late, opened, open_cents, overdue, overdue_cents) = row[7:12]
-                (max_overdue, disputed, reminder_count, max_level) = row[12:]
+                (max_overdue, disputed, reminders) = row[12:]
                 values = (
                     invoices,
                     paid,
@@ -131,8 +143,8 @@ def _values(batches: Iterator[list[Any]]) -> Iterator[CustomerValues]:
                     money(overdue_cents) if overdue_cents else zero_money,
                     max_overdue,
                     disputed,
-                    reminder_count,
-                    max_level,
+                    reminders >> shift,  # see REMINDER_COUNT_UNIT
+                    (reminders & low_bits) - level_offset,
                     *flag_values[flags],
                 )
                 yield no, condition, values

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import astuple
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -229,6 +229,44 @@ def test_entries_of_an_unknown_customer_are_passed_over(store: Engine) -> None:
         got = run_values(store, scenario, read_ahead=read_ahead)
 
         assert_same(got, expected_values(scenario, {}), sqlite=True)
+
+
+def test_reminder_totals_at_the_edges_of_a_level(store: Engine) -> None:
+    # SQLite reads both reminder totals as one number (REMINDER_COUNT_UNIT):
+    # every level an import takes (0 to 2**31 - 1), and forty reminders, come
+    # back whole.
+    levels = {
+        "L0": [0],
+        "L1": [2_147_483_647, 1],
+        "L2": [2_147_483_647] * 3,
+        "L3": list(range(40)),
+    }
+    customers = {
+        no: CustomerData(
+            [],
+            [
+                rem((date(2024, 1, 1) + timedelta(days=day)).isoformat(), level)
+                for day, level in enumerate(ls)
+            ],
+        )
+        for no, ls in levels.items()
+    }
+    customers["L4"] = CustomerData([], [rem("2022-01-01", 7)])  # before the window
+    insert_with_flags(store, customers, {})
+    scenario = Scenario(R, 12, 3, customers)
+
+    got = {no: values for no, _, values in run_values(store, scenario)}
+
+    assert got == expected_values(scenario, {})
+    count = VALUE_NAMES.index("reminder_count")
+    level = VALUE_NAMES.index("max_reminder_level")
+    assert [(got[no][count], got[no][level]) for no in sorted(got)] == [
+        (1, 0),
+        (2, 2_147_483_647),
+        (3, 2_147_483_647),
+        (40, 39),
+        (0, 0),
+    ]
 
 
 def test_the_current_condition_comes_along(store: Engine) -> None:
