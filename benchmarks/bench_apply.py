@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -135,7 +134,7 @@ def main() -> None:
         figures: dict[str, list[dict[str, float]]] = {"apply": [], "delete": []}
         for _ in range(args.repeat):
             for operation in ("apply", "delete"):
-                shutil.copyfile(store, work)
+                benchkit.copy_store(store, work)
                 engine = make_engine(str(work))
                 floors.append(time_bare_update(engine, args.proposals))
                 engine.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -64,6 +65,17 @@ def demo_store(folder: Path, customers: int) -> Path:
         if leftover.exists():
             leftover.unlink()
     return path
+
+
+def copy_store(source: Path, target: Path) -> None:
+    """Copy a store file for a measurement, and wait until the copy is on disk.
+
+    A copy of a large store leaves the system writing its pages out for seconds
+    afterwards; a measurement taken meanwhile competes with that writing, and its
+    time varied by half from one copy to the next.
+    """
+    shutil.copyfile(source, target)
+    os.sync()
 
 
 def julian(day: date) -> int:

@@ -23,7 +23,8 @@ RUNS = {
     ),
     "bench_ui.py": (
         ["--customers", "300", "--small-customers", "100"]
-        + ["--apply-customers", "200", "--repeat", "1", "--presses", "3"],
+        + ["--apply-customers", "200", "--repeat", "1", "--apply-repeat", "1"]
+        + ["--presses", "3"],
         "mark all and apply",
     ),
     "bench_import.py": (["--rows", "2000", "--repeat", "1"], "rows/s"),
