@@ -415,7 +415,7 @@ class SelectedProposals:
         if selected == open_count:
             return self.connection.execute(delete(Proposal)).rowcount or 0
         # Limitation: taking 100,000 of a million open proposals out of the list
-        # and its five indexes costs about twice a bare UPDATE of those customers.
+        # and its indexes costs about twice a bare UPDATE of those customers.
         statement = delete(Proposal).where(condition)
         if self.connection.dialect.name != "sqlite" or selected * 2 < open_count:
             return self.connection.execute(statement).rowcount or 0
