@@ -9,12 +9,13 @@ proposal equal to the open one in every column stays where it is, with its id,
 and only moves to the new run; the others are deleted or inserted.
 
 The list's four sort indexes (schema versions 0002 and 0008) make every insert
-and delete a write into four more b-trees, in scattered places. When the difference grows large (a first
-run, a new setup) the writer drops the proposal table's own indexes, goes on in
-the bare table, and creates the indexes again from their stored definitions at the
-end, which sorts each index once: measured five times faster at 800,000
-proposals. It may do so only while its connection runs no other statement, so
-only when the customers' values are read by another process (`may_drop_indexes`).
+and delete a write into four more b-trees, in scattered places. When the
+difference grows large (a first run, a new setup) the writer drops the proposal
+table's own indexes, goes on in the bare table, and creates the indexes again
+from their stored definitions at the end, which sorts each index once: measured
+five times faster at 800,000 proposals. It may do so only while its connection
+runs no other statement, so only when the customers' values are read by another
+process (`may_drop_indexes`).
 This happens inside the run's transaction, so readers never see the table
 without its indexes: in write-ahead-log mode they keep reading the state before
 the run until it commits. A store without the log is rewritten whole, its indexes
