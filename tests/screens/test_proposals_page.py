@@ -6,6 +6,7 @@ vanished from the list, or an apply without history rows, would pass otherwise.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from screen_support import (
@@ -22,6 +23,7 @@ from textual import events
 from textual.widgets import Input, Static
 
 from segment_tui import services
+from segment_tui.screens import apply_proposals
 from segment_tui.screens.apply_proposals import ApplyProposalsDialog, SkippedProposals
 from segment_tui.screens.confirm_delete import ConfirmDelete
 from segment_tui.screens.create_proposals import CreateProposalsDialog
@@ -323,6 +325,40 @@ async def test_apply_cancelled_changes_nothing(store: Store) -> None:
         await settle(pilot)
     assert open_proposals(store.engine) == before
     assert services.history(store.engine) == []
+
+
+async def test_a_slow_apply_shows_a_progress_bar_a_quick_one_does_not(
+    store: Store, monkeypatch: Any
+) -> None:
+    # The moving bar costs the apply's thread time, so it comes only once an
+    # apply has taken a while (apply_proposals.PROGRESS_AFTER).
+    released = threading.Event()
+    apply = services.apply_proposals
+
+    def slow_apply(*arguments: Any, **options: Any) -> Any:
+        released.wait(10)
+        return apply(*arguments, **options)
+
+    monkeypatch.setattr(services, "apply_proposals", slow_apply)
+    monkeypatch.setattr(apply_proposals, "PROGRESS_AFTER", 0.2)
+    app = store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        notes = Notes(app)
+        await settle(pilot)
+        await pilot.press("space", "a")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ApplyProposalsDialog)
+        await pilot.press("enter")
+        await pilot.pause(0.05)
+        assert not dialog.query("#progress")
+        assert str(dialog.query_one("#summary", Static).content) == "Applying…"
+        await pilot.pause(0.4)
+        assert len(dialog.query("#progress")) == 1
+        released.set()
+        await settle(pilot)
+        assert isinstance(app.screen, ProposalsScreen)
+        assert "1 proposal applied." in notes
 
 
 async def test_filter_then_clear(store: Store) -> None:
