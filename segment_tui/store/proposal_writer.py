@@ -201,12 +201,13 @@ class ProposalWriter:
                 self._deletes += passed
                 self._flush()
             self._flush()
-            # The proposals kept as they were belong to this run now.
-            self.connection.execute(
-                update(Proposal)
-                .where(Proposal.run_id != self.run_id)
-                .values(run_id=self.run_id)
-            )
+            if self.kept:
+                # The proposals kept as they were belong to this run now.
+                self.connection.execute(
+                    update(Proposal)
+                    .where(Proposal.run_id != self.run_id)
+                    .values(run_id=self.run_id)
+                )
         else:
             self._flush()
         if self._indexes is not None:
