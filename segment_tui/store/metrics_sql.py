@@ -292,11 +292,11 @@ def customer_ledger_query(
     totals = ledger_totals(le.c, reference, lookback_months, tolerance)
     reminder_parts: list[Any] = []
     if metrics is None or "reminder_count" in metrics:
-        unit = literal_column(str(REMINDER_COUNT_UNIT), Integer())
+        unit = literal(REMINDER_COUNT_UNIT, Integer())
         reminder_parts.append(func.count() * unit)
     if metrics is None or "max_reminder_level" in metrics:
         reminder_parts.append(func.coalesce(func.max(rc.level), zero))
-    offset = literal_column(str(REMINDER_LEVEL_OFFSET), Integer())
+    offset = literal(REMINDER_LEVEL_OFFSET, Integer())
     reminders: Any = offset
     if reminder_parts:
         reminders = (
