@@ -292,8 +292,9 @@ def cmd_init(ctx: Context) -> int:
             raise InputError("--customers: give a number of 1 or more")
         result = generate_demo(engine, ctx.args.customers, seed=ctx.args.seed)
         ctx.out.write(
-            f"Demo data: {result.customers} customers, {result.ledger_entries} "
-            f"ledger entries, {result.reminders} reminders.\n"
+            f"Demo data: {_count(result.customers, 'customer')}, "
+            f"{_count(result.ledger_entries, 'ledger entry', 'ledger entries')}, "
+            f"{_count(result.reminders, 'reminder')}.\n"
         )
     return EXIT_OK
 
@@ -332,9 +333,10 @@ def cmd_import(ctx: Context) -> int:
     else:
         result = importing.import_reminders(ctx.engine, ctx.args.file, mapping)
     ctx.out.write(
-        f"{ctx.args.file.name}: {result.rows} rows; {result.inserted} new, "
-        f"{result.updated} updated, {result.unchanged} unchanged; "
-        f"{result.customers_created} customers created.\n"
+        f"{ctx.args.file.name}: {_count(result.rows, 'row')}; "
+        f"{result.inserted} new, {result.updated} updated, "
+        f"{result.unchanged} unchanged; "
+        f"{_count(result.customers_created, 'customer')} created.\n"
     )
     for warning in result.warnings:
         sys.stderr.write(f"warning: {printable(warning)}\n")
@@ -467,10 +469,12 @@ def cmd_propose(ctx: Context) -> int:
     if ctx.args.format == "table":
         ctx.out.write(
             f"Run {summary.run_id} as of {summary.reference_date}: "
-            f"{summary.customer_count} customers evaluated, "
-            f"{summary.proposal_count} proposals "
+            f"{_count(summary.customer_count, 'customer')} evaluated, "
+            f"{_count(summary.proposal_count, 'proposal')} "
             f"({summary.excluded_count} excluded, {summary.unmatched_count} in no "
-            f"segment, {summary.replaced_count} earlier proposals replaced).\n"
+            f"segment, {summary.replaced_count} earlier "
+            f"{'proposal' if summary.replaced_count == 1 else 'proposals'} "
+            "replaced).\n"
         )
     # Another operator may have replaced, applied or deleted some of this run's
     # proposals already: list what is still open of this run, and say so.
@@ -511,9 +515,14 @@ def _selection(ctx: Context) -> services.Selection:
     return services.Selection(customer_nos=tuple(ctx.args.customers))
 
 
+def _count(number: int, one: str, many: str = "") -> str:
+    """`number` and the noun, singular for 1: "1 proposal", "3 proposals"."""
+    return f"{number} {one if number == 1 else (many or one + 's')}"
+
+
 def cmd_delete(ctx: Context) -> int:
     deleted = services.delete_proposals(ctx.engine, _selection(ctx))
-    ctx.out.write(f"{deleted} proposals deleted.\n")
+    ctx.out.write(f"{_count(deleted, 'proposal')} deleted.\n")
     return EXIT_OK
 
 
@@ -533,7 +542,7 @@ def cmd_apply(ctx: Context) -> int:
         return EXIT_OK
     batch = f" (batch {result.batch_id})" if result.batch_id else ""
     ctx.out.write(
-        f"{len(result.applied)} proposals applied{batch}, "
+        f"{_count(len(result.applied), 'proposal')} applied{batch}, "
         f"{len(result.skipped)} skipped.\n"
     )
     if result.skipped:

@@ -61,11 +61,11 @@ def test_the_cycle_works_on_both_databases(db_url: str) -> None:
     assert len(numbers) > 10
     assert listed["reference_date"] == REFERENCE.isoformat()
 
-    assert run(db_url, "delete", numbers[0]) == (0, "1 proposals deleted.\n")
+    assert run(db_url, "delete", numbers[0]) == (0, "1 proposal deleted.\n")
     status, text = run(db_url, "apply", numbers[1])
-    assert (status, text.splitlines()[0][:38]) == (
+    assert (status, text.splitlines()[0]) == (
         0,
-        "1 proposals applied (batch 1), 0 skipp",
+        "1 proposal applied (batch 1), 0 skipped.",
     )
     applied = run_json(db_url, "apply", "--all")
     assert applied["applied"] == numbers[2:]

@@ -376,7 +376,7 @@ def test_delete_by_customer_and_all(cli: Runner, seeded: str) -> None:
     rest = cli("delete", "--all")
 
     assert (one.code, rest.code) == (0, 0)
-    assert one.out == "1 proposals deleted.\n"
+    assert one.out == "1 proposal deleted.\n"
     assert [p["customer_no"] for p in left] == ["C001", "C003"]
     assert rest.out == "2 proposals deleted.\n"
     assert _json(cli("proposals", "--format", "json").out)["proposals"] == []
