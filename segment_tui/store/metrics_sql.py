@@ -21,6 +21,7 @@ from sqlalchemy import (
     Boolean,
     Connection,
     Integer,
+    String,
     and_,
     case,
     func,
@@ -290,20 +291,25 @@ def customer_ledger_query(
     )
     zero: ColumnElement[int] = literal_column("0", Integer())
     totals = ledger_totals(le.c, reference, lookback_months, tolerance)
-    reminder_parts: list[Any] = []
-    if metrics is None or "reminder_count" in metrics:
-        unit = literal(REMINDER_COUNT_UNIT, Integer())
-        reminder_parts.append(func.count() * unit)
-    if metrics is None or "max_reminder_level" in metrics:
-        reminder_parts.append(func.coalesce(func.max(rc.level), zero))
+    count_wanted = metrics is None or "reminder_count" in metrics
+    level_wanted = metrics is None or "max_reminder_level" in metrics
     offset = literal(REMINDER_LEVEL_OFFSET, Integer())
     reminders: Any = offset
-    if reminder_parts:
-        reminders = (
-            select(sum(reminder_parts[1:], reminder_parts[0]) + offset)
-            .where(issued_in_window)
-            .scalar_subquery()
-        )
+    if count_wanted or level_wanted:
+        count = func.count() if count_wanted else zero
+        level = func.coalesce(func.max(rc.level), zero) if level_wanted else zero
+        packed = count * literal(REMINDER_COUNT_UNIT, Integer()) + level + offset
+        if level_wanted:
+            # A level beyond 32 bits (which a store written before imports
+            # checked levels may hold) does not fit: as text instead.
+            fits = level.between(-REMINDER_LEVEL_OFFSET, REMINDER_LEVEL_OFFSET - 1)
+            as_text = (
+                type_coerce(count, String())
+                + literal(" ")
+                + type_coerce(level, String())
+            )
+            packed = case((fits, packed), else_=as_text)
+        reminders = select(packed).where(issued_in_window).scalar_subquery()
     if metrics is not None:
         needed = totals_for(metrics)
         totals = [

@@ -41,7 +41,9 @@ REMINDER_LEVEL_OFFSET = 1 << 31
 32-bit level (the store's INTEGER on PostgreSQL; an import takes 0 to 2**31 - 1)
 then fills the low 32 bits alone, and a count below 2**31 keeps the number within
 SQLite's 64-bit integers. Reading both totals in one subquery looks the customer
-up in the reminders' index once instead of twice."""
+up in the reminders' index once instead of twice. A level beyond 32 bits, which an
+import refuses but a store written by an earlier version may hold, comes as the
+text "count level" instead."""
 _LOW_BITS = REMINDER_COUNT_UNIT - 1
 
 _FLAG_VALUES = tuple(
@@ -130,6 +132,11 @@ def _values(batches: Iterator[list[Any]]) -> Iterator[CustomerValues]:
                 (no, condition, flags, invoices, paid, late, days_late) = row[:7]
                 (max_late, opened, open_cents, overdue, overdue_cents) = row[7:12]
                 (max_overdue, disputed, reminders) = row[12:]
+                if reminders.__class__ is int:  # see REMINDER_COUNT_UNIT
+                    reminder_count = reminders >> shift
+                    max_level = (reminders & low_bits) - level_offset
+                else:
+                    reminder_count, max_level = map(int, reminders.split())
                 values = (
                     invoices,
                     paid,
@@ -143,8 +150,8 @@ def _values(batches: Iterator[list[Any]]) -> Iterator[CustomerValues]:
                     money(overdue_cents) if overdue_cents else zero_money,
                     max_overdue,
                     disputed,
-                    reminders >> shift,  # see REMINDER_COUNT_UNIT
-                    (reminders & low_bits) - level_offset,
+                    reminder_count,
+                    max_level,
                     *flag_values[flags],
                 )
                 yield no, condition, values

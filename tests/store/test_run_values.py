@@ -269,6 +269,38 @@ def test_reminder_totals_at_the_edges_of_a_level(store: Engine) -> None:
     ]
 
 
+def test_reminder_levels_beyond_32_bits_come_whole(store: Engine) -> None:
+    # An import refuses such a level, but a store written by an earlier version
+    # may hold one; SQLite then sends that customer's totals as text.
+    if store.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's reminder level is a 32-bit INTEGER")
+    customers = {
+        "B1": CustomerData(
+            [], [rem("2024-01-02", 3_000_000_000), rem("2024-01-03", 2)]
+        ),
+        "B2": CustomerData([], [rem("2024-01-02", 9_000_000_000_000_000_000)]),
+        "B3": CustomerData([], [rem("2024-01-02", -3_000_000_000)]),
+        "B4": CustomerData([], [rem("2024-01-02", 5)]),
+    }
+    insert_with_flags(store, customers, {})
+    scenario = Scenario(R, 12, 3, customers)
+
+    got = {no: values for no, _, values in run_values(store, scenario)}
+
+    count = VALUE_NAMES.index("reminder_count")
+    level = VALUE_NAMES.index("max_reminder_level")
+    assert [(got[no][count], got[no][level]) for no in sorted(got)] == [
+        (2, 3_000_000_000),
+        (1, 9_000_000_000_000_000_000),
+        (1, -3_000_000_000),
+        (1, 5),
+    ]
+    expected = expected_values(scenario, {})
+    assert {no: got[no] for no in ("B1", "B2", "B4")} == {
+        no: expected[no] for no in ("B1", "B2", "B4")
+    }
+
+
 def test_the_current_condition_comes_along(store: Engine) -> None:
     insert_with_flags(store, MIXED, {})
     with write_transaction(store) as connection:
