@@ -5,6 +5,7 @@ Timestamps are stored in UTC. Table and column names are part of the contract:
 operators query them with their own SQL tools, so rename nothing.
 """
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -106,6 +107,45 @@ class Day(TypeDecorator[date]):
         if value is None or dialect.name != "sqlite":
             return value  # type: ignore[no-any-return]
         return date.fromordinal(int(value) - JULIAN_DAY_OFFSET)
+
+
+def _only_on(dialect: str, index: Index) -> Index:
+    """`index` as made on one kind of database only (see `include_object`)."""
+    index.info["dialect"] = dialect
+    return index.ddl_if(dialect=dialect)
+
+
+def _sort_index(*columns: str) -> tuple[Index, Index]:
+    """The proposal list's index for one sort: these columns, then the id.
+
+    SQLite ends every index with the rowid, which the id is, so there the index
+    leaves the id out: the same order in smaller entries, and a large proposal
+    run, which builds the four sort indexes anew, builds them a sixth faster
+    (schema version 0009). PostgreSQL reads the ties in order only with the id in
+    the index; its name says so.
+    """
+    name = f"ix_proposal_{columns[0]}"
+    return (
+        _only_on("sqlite", Index(name, *columns)),
+        _only_on("postgresql", Index(f"{name}_id", *columns, "id")),
+    )
+
+
+def include_object(dialect: str) -> Callable[..., bool]:
+    """Alembic's `include_object` for comparing a store on `dialect` with the models.
+
+    It leaves out the models' indexes that are made on another kind of database
+    only; what the store itself holds is always compared.
+    """
+
+    def include(
+        item: object, _name: str | None, type_: str, reflected: bool, _other: object
+    ) -> bool:
+        if reflected or type_ != "index" or not isinstance(item, Index):
+            return True
+        return bool(item.info.get("dialect", dialect) == dialect)
+
+    return include
 
 
 class Base(DeclarativeBase):
@@ -236,15 +276,10 @@ class Proposal(Base):
     # of condition; the list's ties of that sort go by the current condition
     # (schema version 0008, which merged the two indexes of that column).
     __table_args__ = (
-        Index("ix_proposal_segment", "segment", "id"),
-        Index(
-            "ix_proposal_proposed_condition",
-            "proposed_condition",
-            "current_condition",
-            "id",
-        ),
-        Index("ix_proposal_overdue_amount", "overdue_amount", "id"),
-        Index("ix_proposal_late_ratio", "late_ratio", "id"),
+        *_sort_index("segment"),
+        *_sort_index("proposed_condition", "current_condition"),
+        *_sort_index("overdue_amount"),
+        *_sort_index("late_ratio"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

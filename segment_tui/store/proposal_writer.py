@@ -8,7 +8,7 @@ own (which sees them as the run found them), and writes only the difference: a
 proposal equal to the open one in every column stays where it is, with its id,
 and only moves to the new run; the others are deleted or inserted.
 
-The list's four sort indexes (schema versions 0002 and 0008) make every insert
+The list's four sort indexes (schema versions 0002, 0008, 0009) make every insert
 and delete a write into four more b-trees, in scattered places. When the
 difference grows large (a first run, a new setup) the writer drops the proposal
 table's own indexes, goes on in the bare table, and creates the indexes again

@@ -39,9 +39,7 @@ def _proposals(cycle: CycleStore) -> list[tuple[Any, ...]]:
 
 def test_a_run_keeps_the_proposal_indexes(cycle: CycleStore) -> None:
     before = _indexes(cycle)
-    assert {"ix_proposal_segment", "ix_proposal_late_ratio"} <= {
-        str(index["name"]) for index in before
-    }
+    assert {"segment", "late_ratio"} <= {index["column_names"][0] for index in before}
 
     cycle.propose()
     cycle.propose()
@@ -155,10 +153,16 @@ def test_a_large_difference_writes_the_same_as_a_small_one(
     cycle.propose()
 
     if cycle.engine.dialect.name == "sqlite":
-        # Every index of the model's: the list's sort indexes and the apply
-        # dialog's (the unique customer number is the table's own, and stays).
+        # Every index of the model's made on SQLite: the list's sort indexes,
+        # one of which also serves the apply dialog (the unique customer number
+        # is the table's own, and stays).
+        sqlite_indexes = [
+            index
+            for index in Proposal.__table__.indexes
+            if index.info.get("dialect", "sqlite") == "sqlite"
+        ]
         assert len(dropped) == 1
-        assert len(dropped[0]) == len(Proposal.__table__.indexes)
+        assert len(dropped[0]) == len(sqlite_indexes) == 4
     assert _indexes(cycle) == indexes
     proposals = {p.customer_no: p for p in services.list_proposals(cycle.engine)}
     assert sorted(proposals) == ["C002", "C003", "C004", "C007"]

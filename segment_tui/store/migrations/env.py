@@ -8,7 +8,7 @@ opening its own, so a failed upgrade leaves the store as it was.
 from alembic import context
 from sqlalchemy import Connection
 
-from segment_tui.store.models import Base
+from segment_tui.store.models import Base, include_object
 
 
 def run_migrations() -> None:
@@ -24,6 +24,8 @@ def run_migrations() -> None:
         # SQLite cannot alter most of a table in place: batch mode copies it.
         render_as_batch=True,
         compare_type=True,
+        # Some indexes are made on one kind of database only.
+        include_object=include_object(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
