@@ -17,17 +17,25 @@ from sqlalchemy import Engine
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
+from textual.timer import Timer
 
 # Limitation: the key descriptions in the footers are translated when the screen
 # modules are first imported, so the language (`set_language`, SEGMENT_TUI_LANG)
 # must be chosen before this module is imported.
 from segment_tui.commands import PagesProvider
 from segment_tui.i18n import _
-from segment_tui.screens.error import show_error
+from segment_tui.screens.error import ErrorScreen, show_error
 from segment_tui.screens.history import HistoryScreen
 from segment_tui.screens.proposals import ProposalsScreen
 from segment_tui.screens.setup_view import SetupScreen
 from segment_tui.store.engine import create_schema, make_engine
+
+WRITES = frozenset({"apply", "store"})
+"""The worker groups that write an operator's decision to the store: an apply, a
+delete. A quit waits for them."""
+
+QUIT_POLL = 0.05
+"""Seconds between the checks of a quit that waits for a write."""
 
 
 class SegmentApp(App[None]):
@@ -63,6 +71,8 @@ class SegmentApp(App[None]):
         self.operator = operator
         self.today = today or date.today()
         self._proposals: ProposalsScreen | None = None
+        self._quit_waits = False
+        self._quit_timer: Timer | None = None
 
     @property
     def proposals(self) -> ProposalsScreen:
@@ -77,6 +87,46 @@ class SegmentApp(App[None]):
     def on_unmount(self) -> None:
         if self._owns_engine:
             self.engine.dispose()
+
+    async def action_quit(self) -> None:
+        """Quit; after an apply or a delete that is still being written, once it is.
+
+        The write would go on after the screen had closed, and the operator would
+        not learn whether it happened. The app stays until it has, then closes; if
+        the write failed, the app stays with the error. A second quit closes the
+        screen at once (the write still ends before the program does; a write is
+        never cut off). A proposal run has no such wait: a quit cancels it, and
+        nothing is written.
+        """
+        if self._quit_waits or not self.writing():
+            self.exit()
+            return
+        self._quit_waits = True
+        self.notify(
+            _(
+                "segment-tui quits once the changes are written. Press ctrl+q "
+                "again to close the screen now."
+            ),
+            markup=False,
+        )
+        self._quit_timer = self.set_interval(QUIT_POLL, self._quit_once_written)
+
+    def writing(self) -> bool:
+        """Whether an apply or a delete is being written to the store."""
+        return any(
+            worker.group in WRITES and not worker.is_finished for worker in self.workers
+        )
+
+    def _quit_once_written(self) -> None:
+        if self.writing():
+            return
+        if isinstance(self.screen, ErrorScreen):
+            # The write failed: the operator reads why, and quits again.
+            self._quit_waits = False
+            if self._quit_timer is not None:
+                self._quit_timer.stop()
+            return
+        self.exit()
 
     def open_page(self, page: str) -> None:
         """Go to a page by name: proposals, create, apply, history, setup, customer.

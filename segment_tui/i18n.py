@@ -68,6 +68,13 @@ _CATALOGS: dict[str, dict[str, str]] = {
             "Geen van deze voorstellen staat nog open."
         ),
         "Applying…": "Bezig met toepassen…",
+        (
+            "segment-tui quits once the changes are written. Press ctrl+q again to "
+            "close the screen now."
+        ): (
+            "segment-tui sluit af zodra de wijzigingen zijn opgeslagen. Druk nog eens "
+            "op ctrl+q om het scherm nu te sluiten."
+        ),
         "Proposals were not applied": "De voorstellen zijn niet toegepast",
         "Proposals applied": "Voorstellen toegepast",
         "other changes": "overige wijzigingen",
