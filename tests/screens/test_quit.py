@@ -42,6 +42,16 @@ def history_rows(store: Store) -> int:
         return int(connection.execute(rows).scalar_one())
 
 
+async def start_write(pilot: Any, key: str, dialog: type, confirm: str) -> None:
+    """Mark the first row, open the dialog `key` opens and confirm it with `confirm`."""
+    await settle(pilot)
+    await pilot.press("space", key)
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, dialog)
+    await pilot.press(confirm)
+    await pilot.pause(0.05)
+
+
 async def wait_until(pilot: Any, done: Callable[[], bool]) -> None:
     for _ in range(200):  # however busy the machine
         if done():
@@ -56,12 +66,7 @@ async def test_a_quit_during_an_apply_waits_for_it_then_closes(
     app = store.app()
     async with app.run_test(size=SIZE) as pilot:
         notes = Notes(app)
-        await settle(pilot)
-        await pilot.press("space", "a")
-        await settle(pilot)
-        assert isinstance(app.screen, ApplyProposalsDialog)
-        await pilot.press("enter")
-        await pilot.pause(0.05)
+        await start_write(pilot, "a", ApplyProposalsDialog, "enter")
         assert app.writing()
 
         await pilot.press("ctrl+q")
@@ -85,12 +90,7 @@ async def test_a_second_quit_during_a_delete_closes_at_once(
     try:
         async with app.run_test(size=SIZE) as pilot:
             notes = Notes(app)
-            await settle(pilot)
-            await pilot.press("space", "d")
-            await settle(pilot)
-            assert isinstance(app.screen, ConfirmDelete)
-            await pilot.press("y")
-            await pilot.pause(0.05)
+            await start_write(pilot, "d", ConfirmDelete, "y")
             assert app.writing()
             await pilot.press("q")  # the page is back, and q quits there too
             await pilot.pause(0.1)
@@ -123,11 +123,7 @@ async def test_a_failed_apply_keeps_the_app_open_with_its_error(
     monkeypatch.setattr(services, "apply_proposals", failing_apply)
     app = store.app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("space", "a")
-        await settle(pilot)
-        await pilot.press("enter")
-        await pilot.pause(0.05)
+        await start_write(pilot, "a", ApplyProposalsDialog, "enter")
         await pilot.press("ctrl+q")
         await pilot.pause(0.1)
 
