@@ -13,18 +13,18 @@ from contextlib import contextmanager
 from datetime import date
 from typing import ClassVar
 
+from rich.text import Text
 from sqlalchemy import Engine
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
-from textual.timer import Timer
 
 # Limitation: the key descriptions in the footers are translated when the screen
 # modules are first imported, so the language (`set_language`, SEGMENT_TUI_LANG)
 # must be chosen before this module is imported.
 from segment_tui.commands import PagesProvider
 from segment_tui.i18n import _
-from segment_tui.screens.error import ErrorScreen, show_error
+from segment_tui.screens.error import show_error
 from segment_tui.screens.history import HistoryScreen
 from segment_tui.screens.proposals import ProposalsScreen
 from segment_tui.screens.setup_view import SetupScreen
@@ -33,9 +33,6 @@ from segment_tui.store.engine import create_schema, make_engine
 WRITES = frozenset({"apply", "store"})
 """The worker groups that write an operator's decision to the store: an apply, a
 delete. A quit waits for them."""
-
-QUIT_POLL = 0.05
-"""Seconds between the checks of a quit that waits for a write."""
 
 
 class SegmentApp(App[None]):
@@ -72,7 +69,6 @@ class SegmentApp(App[None]):
         self.today = today or date.today()
         self._proposals: ProposalsScreen | None = None
         self._quit_waits = False
-        self._quit_timer: Timer | None = None
 
     @property
     def proposals(self) -> ProposalsScreen:
@@ -92,24 +88,33 @@ class SegmentApp(App[None]):
         """Quit; after an apply or a delete that is still being written, once it is.
 
         The write would go on after the screen had closed, and the operator would
-        not learn whether it happened. The app stays until it has, then closes; if
-        the write failed, the app stays with the error. A second quit closes the
-        screen at once (the write still ends before the program does; a write is
-        never cut off). A proposal run has no such wait: a quit cancels it, and
+        not learn whether it happened. The app stays until the page shows the
+        outcome, then closes; if the outcome is a dialog (proposals skipped, an
+        error), the app stays with it. A second quit closes the screen at once and
+        says that the write goes on: it still ends before the program does, whole
+        or not at all. A proposal run has no such wait: a quit cancels it, and
         nothing is written.
         """
-        if self._quit_waits or not self.writing():
+        if not self.writing():
             self.exit()
-            return
-        self._quit_waits = True
-        self.notify(
-            _(
-                "segment-tui quits once the changes are written. Press ctrl+q "
-                "again to close the screen now."
-            ),
-            markup=False,
-        )
-        self._quit_timer = self.set_interval(QUIT_POLL, self._quit_once_written)
+        elif self._quit_waits:
+            self.exit(
+                message=Text(
+                    _(
+                        "segment-tui: the changes are still being written, whole or "
+                        "not at all; segment-tui ends once they are."
+                    )
+                )
+            )
+        else:
+            self._quit_waits = True
+            self.notify(
+                _(
+                    "segment-tui quits once the changes are written. Press ctrl+q "
+                    "again to close the screen now."
+                ),
+                markup=False,
+            )
 
     def writing(self) -> bool:
         """Whether an apply or a delete is being written to the store."""
@@ -117,14 +122,12 @@ class SegmentApp(App[None]):
             worker.group in WRITES and not worker.is_finished for worker in self.workers
         )
 
-    def _quit_once_written(self) -> None:
-        if self.writing():
+    def on_proposals_screen_written(self, _message: ProposalsScreen.Written) -> None:
+        if not self._quit_waits:
             return
-        if isinstance(self.screen, ErrorScreen):
-            # The write failed: the operator reads why, and quits again.
-            self._quit_waits = False
-            if self._quit_timer is not None:
-                self._quit_timer.stop()
+        self._quit_waits = False
+        if isinstance(self.screen, ModalScreen):
+            # The outcome is a dialog: the operator reads it, and quits again.
             return
         self.exit()
 

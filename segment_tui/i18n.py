@@ -69,6 +69,13 @@ _CATALOGS: dict[str, dict[str, str]] = {
         ),
         "Applying…": "Bezig met toepassen…",
         (
+            "segment-tui: the changes are still being written, whole or not at all; "
+            "segment-tui ends once they are."
+        ): (
+            "segment-tui: de wijzigingen worden nog opgeslagen, helemaal of helemaal "
+            "niet; segment-tui stopt zodra dat klaar is."
+        ),
+        (
             "segment-tui quits once the changes are written. Press ctrl+q again to "
             "close the screen now."
         ): (

@@ -26,6 +26,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
@@ -125,6 +126,9 @@ class Targets:
 
 class ProposalsScreen(Screen[None]):
     """The open proposals of the latest run, to review, delete and apply."""
+
+    class Written(Message):
+        """An apply or a delete has ended, and the page shows its outcome."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_mark", _("Mark")),
@@ -475,6 +479,7 @@ class ProposalsScreen(Screen[None]):
             self.app.call_from_thread(self._deleted, deleted, targets)
 
     def _deleted(self, count: int, targets: Targets) -> None:
+        self.app.post_message(self.Written())
         # Every one of them is gone now: deleted, or no longer open before. Those
         # marked under a filter leave the marks with their rows.
         self.table.unmark(targets.marked_ids)
@@ -488,6 +493,7 @@ class ProposalsScreen(Screen[None]):
             )
 
     def _failed(self, title: str, error: Exception) -> None:
+        self.app.post_message(self.Written())
         show_error(self.app, title, error)
         self.reload()
 
@@ -518,6 +524,8 @@ class ProposalsScreen(Screen[None]):
         self.app.push_screen(dialog, lambda result: self._applied(result, targets))
 
     def _applied(self, result: ApplyResult | None, targets: Targets) -> None:
+        # The app reads this after the outcome is shown, a dialog of it included.
+        self.app.post_message(self.Written())
         if result is None:
             # Cancelled or failed; the dialog may have found the list out of date
             # (another operator's run or apply).

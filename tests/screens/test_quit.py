@@ -11,16 +11,17 @@ from collections.abc import Callable
 from typing import Any
 
 from screen_support import SIZE, Notes, Store, open_proposals, settle
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from segment_tui import services
 from segment_tui.errors import InputError
-from segment_tui.screens.apply_proposals import ApplyProposalsDialog
+from segment_tui.screens.apply_proposals import ApplyProposalsDialog, SkippedProposals
 from segment_tui.screens.confirm_delete import ConfirmDelete
 from segment_tui.screens.error import ErrorScreen
-from segment_tui.store.models import SegmentChange
+from segment_tui.store.models import Customer, Proposal, SegmentChange
 
 WAITING = "segment-tui quits once the changes are written."
+GOES_ON = "the changes are still being written, whole or not at all"
 
 
 def held(monkeypatch: Any, name: str) -> threading.Event:
@@ -81,8 +82,51 @@ async def test_a_quit_during_an_apply_waits_for_it_then_closes(
     assert history_rows(store) == 1
 
 
-async def test_a_second_quit_during_a_delete_closes_at_once(
+async def test_a_quit_during_an_apply_with_skipped_proposals_keeps_their_report(
     store: Store, monkeypatch: Any
+) -> None:
+    released = held(monkeypatch, "apply_proposals")
+    app = store.app()
+    async with app.run_test(size=SIZE) as pilot:
+        notes = Notes(app)
+        await start_write(pilot, "a", ApplyProposalsDialog, "enter")
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.1)
+        assert WAITING in notes
+        # Another operator changes the customer's condition meanwhile.
+        with store.engine.begin() as connection:
+            customer_no, current, proposed = connection.execute(
+                select(
+                    Proposal.customer_no,
+                    Proposal.current_condition,
+                    Proposal.proposed_condition,
+                ).order_by(Proposal.customer_no)
+            ).first()
+            other = next(
+                c
+                for c in ("SOFT", "STRICT", "INTENSIVE")
+                if c not in (current, proposed)
+            )
+            connection.execute(
+                update(Customer)
+                .where(Customer.customer_no == customer_no)
+                .values(dunning_condition=other)
+            )
+
+        released.set()
+        await wait_until(pilot, lambda: isinstance(app.screen, SkippedProposals))
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, SkippedProposals)
+        assert app.return_code is None
+
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: app.return_code is not None)
+        assert app.return_code == 0
+    assert history_rows(store) == 0
+
+
+async def test_a_second_quit_during_a_delete_closes_at_once(
+    store: Store, monkeypatch: Any, capsys: Any
 ) -> None:
     released = held(monkeypatch, "delete_proposals")
     before = len(open_proposals(store.engine))
@@ -103,6 +147,8 @@ async def test_a_second_quit_during_a_delete_closes_at_once(
             assert len(open_proposals(store.engine)) == before  # still held
     finally:
         released.set()
+    # Said on the terminal once the screen is closed.
+    assert GOES_ON in " ".join(capsys.readouterr().err.split())
     # The write is never cut off: it ends before the program does.
     for _ in range(200):
         if len(open_proposals(store.engine)) == before - 1:
