@@ -53,6 +53,29 @@ async def start_write(pilot: Any, key: str, dialog: type, confirm: str) -> None:
     await pilot.pause(0.05)
 
 
+async def stays_with(pilot: Any, released: threading.Event, dialog: type) -> None:
+    """Let the held write end: the app stays with the `dialog` of its outcome, and
+    the quit asked for before is forgotten; a new one quits at once."""
+    app = pilot.app
+    released.set()
+    await wait_until(pilot, lambda: isinstance(app.screen, dialog))
+    await pilot.pause(0.3)
+    assert isinstance(app.screen, dialog)
+    assert app.return_code is None
+
+    await pilot.press("ctrl+q")
+    await wait_until(pilot, lambda: app.return_code is not None)
+    assert app.return_code == 0
+
+
+async def quit_waits(pilot: Any, notes: Notes, key: str = "ctrl+q") -> None:
+    """Quit while the write is held: the app stays, and says that it waits."""
+    await pilot.press(key)
+    await pilot.pause(0.1)
+    assert pilot.app.return_code is None
+    assert WAITING in notes
+
+
 async def wait_until(pilot: Any, done: Callable[[], bool]) -> None:
     for _ in range(200):  # however busy the machine
         if done():
@@ -70,10 +93,7 @@ async def test_a_quit_during_an_apply_waits_for_it_then_closes(
         await start_write(pilot, "a", ApplyProposalsDialog, "enter")
         assert app.writing()
 
-        await pilot.press("ctrl+q")
-        await pilot.pause(0.2)
-        assert app.return_code is None
-        assert WAITING in notes
+        await quit_waits(pilot, notes)
         assert history_rows(store) == 0
 
         released.set()
@@ -90,9 +110,7 @@ async def test_a_quit_during_an_apply_with_skipped_proposals_keeps_their_report(
     async with app.run_test(size=SIZE) as pilot:
         notes = Notes(app)
         await start_write(pilot, "a", ApplyProposalsDialog, "enter")
-        await pilot.press("ctrl+q")
-        await pilot.pause(0.1)
-        assert WAITING in notes
+        await quit_waits(pilot, notes)
         # Another operator changes the customer's condition meanwhile.
         with store.engine.begin() as connection:
             customer_no, current, proposed = connection.execute(
@@ -113,15 +131,7 @@ async def test_a_quit_during_an_apply_with_skipped_proposals_keeps_their_report(
                 .values(dunning_condition=other)
             )
 
-        released.set()
-        await wait_until(pilot, lambda: isinstance(app.screen, SkippedProposals))
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, SkippedProposals)
-        assert app.return_code is None
-
-        await pilot.press("ctrl+q")
-        await wait_until(pilot, lambda: app.return_code is not None)
-        assert app.return_code == 0
+        await stays_with(pilot, released, SkippedProposals)
     assert history_rows(store) == 0
 
 
@@ -136,10 +146,7 @@ async def test_a_second_quit_during_a_delete_closes_at_once(
             notes = Notes(app)
             await start_write(pilot, "d", ConfirmDelete, "y")
             assert app.writing()
-            await pilot.press("q")  # the page is back, and q quits there too
-            await pilot.pause(0.1)
-            assert app.return_code is None
-            assert WAITING in notes
+            await quit_waits(pilot, notes, "q")  # the page is back: q quits there
 
             await pilot.press("ctrl+q")
             await pilot.pause(0.1)
@@ -173,16 +180,7 @@ async def test_a_failed_apply_keeps_the_app_open_with_its_error(
         await pilot.press("ctrl+q")
         await pilot.pause(0.1)
 
-        released.set()
-        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen))
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, ErrorScreen)
-        assert app.return_code is None
-
-        # The quit asked for before is forgotten; a new one quits at once.
-        await pilot.press("ctrl+q")
-        await wait_until(pilot, lambda: app.return_code is not None)
-        assert app.return_code == 0
+        await stays_with(pilot, released, ErrorScreen)
 
 
 async def test_a_quit_with_nothing_being_written_closes_at_once(store: Store) -> None:
