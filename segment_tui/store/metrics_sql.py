@@ -13,7 +13,7 @@ reminders in one streamed pass, which a proposal run on SQLite reads
 """
 
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     and_,
     case,
+    false,
     func,
     literal,
     literal_column,
@@ -104,7 +105,8 @@ def ledger_totals(
     """The ledger totals of one customer as aggregates over the entries `le`.
 
     In `Totals` order, for the invoices up to the reference date (the query must
-    keep only those: amount > 0 and posting date <= R, see `invoice_filter`).
+    keep only those: amount > 0 and posting date <= R, see `invoice_filter`; it
+    may also leave out what `counted_filter` leaves out).
 
     Every total is an aggregate with a FILTER: the database skips an aggregate's step
     for the rows its filter leaves out, which measured a third cheaper than a CASE
@@ -162,6 +164,42 @@ def invoice_filter(le: Any, reference: date) -> ColumnElement[bool]:
     return and_(le.amount > 0, le.posting_date <= literal(reference, Day()))
 
 
+_POSTED_TOTALS = frozenset({"invoice_count", "disputed_count"})
+"""The totals that count an invoice by its posting date; every other ledger total
+counts it by when it was closed (paid in the window) or that it is still open."""
+
+LEDGER_TOTALS = frozenset(
+    field.name for field in fields(Totals) if "reminder" not in field.name
+)
+"""The totals that `ledger_totals` computes."""
+
+
+def counted_filter(
+    le: Any, reference: date, lookback_months: int, needed: Collection[str]
+) -> ColumnElement[bool]:
+    """Invoices that may count in one of the `needed` ledger totals; a cheap test.
+
+    Within `invoice_filter`. A total that counts by posting date needs the invoice
+    posted in the window; every other one needs it paid in the window or still
+    open at R, so not closed by the window's start. An invoice settled before the
+    window counts in none of them, and on a ledger of several years that is most
+    of its entries: leaving them out of the aggregate spares each total's filter.
+    This only leaves out what every total's own filter leaves out as well, so the
+    totals are the same.
+    """
+    window = Window.before(reference, lookback_months)
+    start = literal(window.start, Day())
+    day_after = literal(reference + timedelta(days=1), Day())
+    tests = []
+    if _POSTED_TOTALS & set(needed):
+        tests.append(le.posting_date > start)
+    if set(needed) - _POSTED_TOTALS:
+        tests.append(func.coalesce(le.closed_at, day_after) > start)
+    if not tests:
+        return false()
+    return or_(*tests)
+
+
 def ledger_totals_query(reference: date, lookback_months: int, tolerance: int) -> Any:
     """One GROUP BY customer over the invoices up to the reference date."""
     le = LedgerEntry.__table__.c
@@ -170,7 +208,10 @@ def ledger_totals_query(reference: date, lookback_months: int, tolerance: int) -
             le.customer_no.label("customer_no"),
             *ledger_totals(le, reference, lookback_months, tolerance),
         )
-        .where(invoice_filter(le, reference))
+        .where(
+            invoice_filter(le, reference),
+            counted_filter(le, reference, lookback_months, LEDGER_TOTALS),
+        )
         .group_by(le.customer_no)
     )
 
@@ -281,7 +322,6 @@ def customer_ledger_query(
         type_coerce(cu[flag], Integer) * (1 << bit)
         for bit, flag in enumerate(FLAG_COLUMNS)
     ]
-    entries = and_(le.c.customer_no == cu.customer_no, invoice_filter(le.c, reference))
     window = Window.before(reference, lookback_months)
     rc = Reminder.__table__.c
     issued_in_window = and_(
@@ -310,12 +350,15 @@ def customer_ledger_query(
             )
             packed = case((fits, packed), else_=as_text)
         reminders = select(packed).where(issued_in_window).scalar_subquery()
-    if metrics is not None:
-        needed = totals_for(metrics)
-        totals = [
-            total if total.name in needed else zero.label(total.name)
-            for total in totals
-        ]
+    needed = LEDGER_TOTALS if metrics is None else totals_for(metrics)
+    totals = [
+        total if total.name in needed else zero.label(total.name) for total in totals
+    ]
+    entries = and_(
+        le.c.customer_no == cu.customer_no,
+        invoice_filter(le.c, reference),
+        counted_filter(le.c, reference, lookback_months, needed & LEDGER_TOTALS),
+    )
     return (
         select(
             cu.customer_no,

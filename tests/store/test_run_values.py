@@ -344,10 +344,25 @@ def test_run_values_of_some_metrics(store: Engine, metrics: set[str]) -> None:
             iter_customer_values(connection, R, 12, 3, metrics=frozenset(metrics))
         )
     expected = expected_values(scenario, {})
+    assert_only_these(got, expected, metrics, store.dialect.name == "sqlite")
+    # Some customer has each asked-for metric other than 0, or the test shows
+    # nothing.
+    for name in metrics:
+        position = VALUE_NAMES.index(name)
+        assert any(values[position] for _, _, values in got), name
+
+
+def assert_only_these(
+    got: list[Any],
+    expected: dict[str, tuple[Any, ...]],
+    metrics: set[str],
+    sqlite: bool,
+) -> None:
+    """The asked-for metrics (and the flags) are the reference's; on SQLite every
+    other metric is 0."""
     # A ratio brings the counts it divides along.
     along = (totals_for(metrics) & set(VALUE_NAMES)) | metrics
     computed = {VALUE_NAMES.index(name) for name in along}
-    sqlite = store.dialect.name == "sqlite"
     assert sorted(no for no, _, _ in got) == sorted(expected)
     for no, _, values in got:
         for position, value in enumerate(values):
@@ -356,14 +371,43 @@ def test_run_values_of_some_metrics(store: Engine, metrics: set[str]) -> None:
                 or not sqlite
                 or VALUE_NAMES[position] in FLAG_NAMES
             ):
-                assert value == expected[no][position], VALUE_NAMES[position]
+                assert value == expected[no][position], (no, VALUE_NAMES[position])
             else:
                 assert value == 0, VALUE_NAMES[position]
-    # Some customer has each asked-for metric other than 0, or the test shows
-    # nothing.
-    for name in metrics:
-        position = VALUE_NAMES.index(name)
-        assert any(values[position] for _, _, values in got), name
+
+
+METRIC_NAMES_READ = [name for name in VALUE_NAMES if name not in FLAG_NAMES]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    scenario=scenarios(),
+    metrics=st.sets(st.sampled_from(METRIC_NAMES_READ), min_size=1),
+)
+def test_any_metrics_asked_for_equal_the_python_reference(
+    store: Engine, clear_data: Callable[[], None], scenario: Scenario, metrics: set[str]
+) -> None:
+    """Whatever metrics a setup reads, they are the reference's: the query leaves
+    out only the entries that none of them counts."""
+    clear_data()
+    insert_with_flags(store, scenario.customers, {})
+    with write_transaction(store) as connection:
+        got = list(
+            iter_customer_values(
+                connection,
+                scenario.reference,
+                scenario.lookback,
+                scenario.tolerance,
+                metrics=frozenset(metrics),
+            )
+        )
+    expected = expected_values(scenario, {})
+    assert_only_these(got, expected, metrics, store.dialect.name == "sqlite")
 
 
 def test_a_stream_closed_early_ends_its_readers(store: Engine) -> None:
