@@ -68,10 +68,10 @@ log = logging.getLogger(__name__)
 
 BATCH = 10_000
 READ_AHEAD_FROM = 20_000
-PROPOSAL_METRICS = frozenset({"overdue_amount", "late_ratio"})
-"""The metrics a proposal keeps besides its reason, for the list to sort on."""
 """From this many customers on, a proposal run reads the ledger in a second process
 (on SQLite): below it, starting the process costs more than it saves."""
+PROPOSAL_METRICS = frozenset({"overdue_amount", "late_ratio"})
+"""The metrics a proposal keeps besides its reason, for the list to sort on."""
 Progress = Callable[[int, int], None]
 """Called with (customers done, customers in all) while proposals are created."""
 

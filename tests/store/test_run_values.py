@@ -360,9 +360,14 @@ def assert_only_these(
 ) -> None:
     """The asked-for metrics (and the flags) are the reference's; on SQLite every
     other metric is 0."""
-    # A ratio brings the counts it divides along.
-    along = (totals_for(metrics) & set(VALUE_NAMES)) | metrics
-    computed = {VALUE_NAMES.index(name) for name in along}
+    # A ratio brings the counts it divides along, and a metric whose totals all
+    # come along is computed too.
+    totals = totals_for(metrics)
+    computed = {
+        position
+        for position, name in enumerate(VALUE_NAMES)
+        if name in metrics or totals >= totals_for({name}) > set()
+    }
     assert sorted(no for no, _, _ in got) == sorted(expected)
     for no, _, values in got:
         for position, value in enumerate(values):
