@@ -124,12 +124,16 @@ def assert_same(
         assert [no for no, _, _ in got] == sorted(expected)
 
 
-@settings(
+AGAINST_THE_REFERENCE = settings(
     max_examples=60,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+"""Hypothesis settings of the tests that hold generated stores to the reference."""
+
+
+@AGAINST_THE_REFERENCE
 @given(
     scenario=scenarios(),
     flag_bits=st.lists(st.integers(0, 31), min_size=5, max_size=5),
@@ -384,12 +388,7 @@ def assert_only_these(
 METRIC_NAMES_READ = [name for name in VALUE_NAMES if name not in FLAG_NAMES]
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@AGAINST_THE_REFERENCE
 @given(
     scenario=scenarios(),
     metrics=st.sets(st.sampled_from(METRIC_NAMES_READ), min_size=1),
