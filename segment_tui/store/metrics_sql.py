@@ -168,10 +168,11 @@ _POSTED_TOTALS = frozenset({"invoice_count", "disputed_count"})
 """The totals that count an invoice by its posting date; every other ledger total
 counts it by when it was closed (paid in the window) or that it is still open."""
 
-LEDGER_TOTALS = frozenset(
-    field.name for field in fields(Totals) if "reminder" not in field.name
-)
-"""The totals that `ledger_totals` computes."""
+LEDGER_TOTALS = frozenset(field.name for field in fields(Totals)) - {
+    "reminder_count",
+    "max_reminder_level",
+}
+"""The totals that `ledger_totals` computes: all but the reminders'."""
 
 
 def counted_filter(
